@@ -1,0 +1,268 @@
+// skip.yaml: the reference Python Key Provider's format, read unchanged (YAML 1.1, as PyYAML reads
+// it), plus `host`. Every problem names the file, the line, the key and why; all are reported at once.
+
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node } from 'yaml';
+import { ConfigError, errorCode, errorMessage } from './errors.js';
+import { compileGlob, isGlob } from './skip/glob.js';
+import { parseSystemId } from './skip/remote-ids.js';
+
+export interface RemoteSystemConfig {
+  id: string;
+  ip: string;
+  mtls_port?: number;
+  pubkey_path: string;
+  mtls_client_identity?: string;
+  mtls_client_identities?: string[];
+}
+
+export interface Config {
+  /** Absolute path of the file this came from. */
+  source: string;
+  localSystemID: string;
+  remoteSystems: RemoteSystemConfig[];
+  algorithm: string;
+  default_key_size_bits: number;
+  default_entropy_bits: number;
+  keystore_path: string;
+  kem_pub_key_path: string;
+  kem_priv_key_path: string;
+  use_psk: boolean;
+  psk_file?: string;
+  psk_identity?: string;
+  use_ssl: boolean;
+  certfile: string;
+  keyfile: string;
+  cafile: string;
+  host: string;
+  port: number;
+  mtls_port: number;
+}
+
+/** Key sizes served by GET /key, draft §4.2 (default 256 bits); bits, multiples of 8. */
+export const KEY_BITS = { min: 128, max: 256, default: 256 } as const;
+/** Entropy sizes served by GET /entropy, draft §4.3 (default 256 bits); bits, multiples of 8. */
+export const ENTROPY_BITS = { min: 8, max: 4096, default: 256 } as const;
+
+type Kind = 'string' | 'bool' | 'port' | 'bits' | 'path' | 'strings';
+interface Field {
+  kind: Kind;
+  required?: boolean;
+  default?: string | number | boolean;
+  range?: { min: number; max: number };
+}
+
+const TOP: Record<string, Field | 'remotes'> = {
+  localSystemID: { kind: 'string', required: true },
+  remoteSystems: 'remotes',
+  algorithm: { kind: 'string', default: 'PRF' },
+  default_key_size_bits: { kind: 'bits', default: KEY_BITS.default, range: KEY_BITS },
+  default_entropy_bits: { kind: 'bits', default: ENTROPY_BITS.default, range: ENTROPY_BITS },
+  keystore_path: { kind: 'path', required: true },
+  kem_pub_key_path: { kind: 'path', required: true },
+  kem_priv_key_path: { kind: 'path', required: true },
+  use_psk: { kind: 'bool', default: true },
+  psk_file: { kind: 'path' },
+  psk_identity: { kind: 'string' },
+  use_ssl: { kind: 'bool', default: true },
+  certfile: { kind: 'path', required: true },
+  keyfile: { kind: 'path', required: true },
+  cafile: { kind: 'path', required: true },
+  host: { kind: 'string', default: '0.0.0.0' },
+  port: { kind: 'port', default: 443 },
+  mtls_port: { kind: 'port', default: 8443 },
+};
+
+const REMOTE: Record<string, Field> = {
+  id: { kind: 'string', required: true },
+  ip: { kind: 'string', required: true },
+  mtls_port: { kind: 'port' },
+  pubkey_path: { kind: 'path', required: true },
+  mtls_client_identity: { kind: 'string' },
+  mtls_client_identities: { kind: 'strings' },
+};
+
+/** Reads and validates a config file; throws ConfigError listing every problem. */
+export function loadConfig(file: string): Config {
+  const source = resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(source, 'utf8');
+  } catch (e) {
+    throw new ConfigError([`${file}: cannot read config file (${errorCode(e) ?? errorMessage(e)})`]);
+  }
+  return parseConfig(text, file, source);
+}
+
+export function parseConfig(text: string, file: string, source = resolve(file)): Config {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, {
+    lineCounter: lines,
+    version: '1.1',
+    uniqueKeys: true,
+    prettyErrors: false,
+  });
+  const problems: string[] = [];
+  const at = (node: Node | null | undefined): string =>
+    node?.range ? `${file}:${lines.linePos(node.range[0]).line}` : file;
+  for (const err of doc.errors) {
+    problems.push(
+      `${file}:${lines.linePos(err.pos[0]).line}: YAML syntax error: ${err.message.split('\n')[0]}`,
+    );
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  if (!isMap(doc.contents))
+    throw new ConfigError([`${file}: expected a mapping of keys (localSystemID: ..., ...)`]);
+
+  const out: Record<string, unknown> = {};
+  readMap(doc.contents, TOP, '', out);
+  if (problems.length > 0) throw new ConfigError(problems);
+  const cfg = out as unknown as Config;
+  cfg.source = source;
+  crossCheck(cfg);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return cfg;
+
+  function readMap(
+    map: Node,
+    spec: Record<string, Field | 'remotes'>,
+    prefix: string,
+    into: Record<string, unknown>,
+  ): void {
+    if (!isMap(map)) return;
+    for (const pair of map.items) {
+      const keyNode = pair.key as Node | null;
+      const key = isScalar(keyNode) ? String(keyNode.value) : '';
+      const field = spec[key];
+      if (field === undefined) {
+        const hint = suggest(key, Object.keys(spec));
+        problems.push(
+          `${at(keyNode)}: unknown key "${prefix}${key}"${hint ? `; did you mean "${prefix}${hint}"?` : ''}`,
+        );
+        continue;
+      }
+      const valueNode = pair.value as Node | null;
+      if (field === 'remotes') into[key] = readRemotes(valueNode, keyNode);
+      else {
+        const v = readValue(valueNode ?? keyNode ?? map, `${prefix}${key}`, field, valueNode === null);
+        if (v !== undefined) into[key] = v;
+      }
+    }
+    for (const [key, field] of Object.entries(spec)) {
+      if (key in into) continue;
+      if (field === 'remotes')
+        problems.push(`${at(map)}: missing required key "remoteSystems" (the peer KPs)`);
+      else if (field.required) problems.push(`${at(map)}: missing required key "${prefix}${key}"`);
+      else if (field.default !== undefined) into[key] = field.default;
+    }
+  }
+
+  function readRemotes(node: Node | null, keyNode: Node | null): RemoteSystemConfig[] {
+    if (!isSeq(node) || node.items.length === 0) {
+      problems.push(
+        `${at(node ?? keyNode)}: "remoteSystems" must be a non-empty list of {id, ip, pubkey_path}`,
+      );
+      return [];
+    }
+    return node.items.map((item, i) => {
+      const entry: Record<string, unknown> = {};
+      if (!isMap(item))
+        problems.push(`${at(item as Node)}: remoteSystems[${i}] must be a mapping (id: ..., ip: ...)`);
+      else readMap(item, REMOTE, `remoteSystems[${i}].`, entry);
+      return entry as unknown as RemoteSystemConfig;
+    });
+  }
+
+  function readValue(node: Node, name: string, field: Field, empty: boolean): unknown {
+    const bad = (why: string): undefined => void problems.push(`${at(node)}: "${name}" ${why}`);
+    if (empty) return bad('has no value');
+    if (field.kind === 'strings') {
+      if (!isSeq(node) || node.items.length === 0) return bad('must be a non-empty list of strings');
+      const list = node.items.map((n) => (isScalar(n) && typeof n.value === 'string' ? n.value : undefined));
+      return list.every((s) => s !== undefined && s.length > 0)
+        ? list
+        : bad('must contain only non-empty strings');
+    }
+    const v: unknown = isScalar(node) ? node.value : undefined;
+    switch (field.kind) {
+      case 'string':
+      case 'path':
+        if (typeof v !== 'string' || v.length === 0)
+          return bad('must be a non-empty string (quote it if needed)');
+        return field.kind === 'path' ? resolve(v) : v;
+      case 'bool':
+        return typeof v === 'boolean' ? v : bad('must be true or false');
+      case 'port':
+        return Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 65535
+          ? v
+          : bad('must be a TCP port number from 1 to 65535 (0 picks a free port)');
+      case 'bits': {
+        const r = field.range!;
+        const ok =
+          Number.isInteger(v) && (v as number) >= r.min && (v as number) <= r.max && (v as number) % 8 === 0;
+        return ok ? v : bad(`must be a number of bits from ${r.min} to ${r.max}, a multiple of 8`);
+      }
+    }
+  }
+
+  function crossCheck(c: Config): void {
+    const local = parseSystemId(c.localSystemID);
+    if (!local) problems.push(`${file}: "localSystemID" must be 1 to 255 bytes without control characters`);
+    else if (isGlob(local))
+      problems.push(`${file}: "localSystemID" must not contain glob characters (* ? [ \\)`);
+    c.remoteSystems.forEach((r, i) => {
+      const name = `remoteSystems[${i}]`;
+      if (typeof r.id !== 'string') return;
+      if (!parseSystemId(r.id))
+        problems.push(`${file}: "${name}.id" must be 1 to 255 bytes without control characters`);
+      if (r.id === c.localSystemID) problems.push(`${file}: "${name}.id" is this KP's own localSystemID`);
+      if (isGlob(r.id)) {
+        try {
+          compileGlob(r.id);
+        } catch (e) {
+          problems.push(`${file}: "${name}.id" is not a valid glob pattern: ${errorMessage(e)}`);
+        }
+      } else if (`${r.ip}${r.pubkey_path}`.includes('{id}')) {
+        problems.push(`${file}: "${name}" uses {id} but its id is not a pattern`);
+      }
+      const dup = c.remoteSystems.findIndex((o) => o.id === r.id);
+      if (dup < i) problems.push(`${file}: "${name}.id" repeats remoteSystems[${dup}].id "${r.id}"`);
+    });
+    if (c.use_psk && c.psk_file === undefined)
+      problems.push(`${file}: "use_psk" is true but "psk_file" is not set`);
+    if (!c.use_psk && !c.use_ssl) {
+      problems.push(
+        `${file}: "use_psk" and "use_ssl" are both false; the encryptor link needs TLS (plain HTTP is never served)`,
+      );
+    }
+    if (c.port !== 0 && c.port === c.mtls_port)
+      problems.push(`${file}: "port" and "mtls_port" are both ${c.port}`);
+  }
+}
+
+/** The closest known key, for "did you mean": same letters in another case, or at most 3 edits. */
+export function suggest(key: string, known: string[]): string | undefined {
+  const lower = key.toLowerCase();
+  const same = known.find((k) => k.toLowerCase() === lower);
+  if (same) return same;
+  let best: string | undefined;
+  let bestDist = 4;
+  for (const k of known) {
+    const d = editDistance(lower, k.toLowerCase());
+    if (d < bestDist) [best, bestDist] = [k, d];
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length]!;
+}

@@ -1,0 +1,35 @@
+// What the SKIP handlers and the peer listener need from a keystore. Implementations:
+// memory.ts (not durable; stands in until the encrypted flat-file store lands).
+
+import type { KeyId } from '../skip/key-id.js';
+import type { SystemId } from '../skip/remote-ids.js';
+
+export type TakeResult =
+  | { readonly kind: 'ok'; readonly key: Buffer }
+  | { readonly kind: 'not-found' }
+  | { readonly kind: 'wrong-remote' };
+
+export interface KeyStore {
+  /** Durable describes whether a put survives a restart; the start-up log says so. */
+  readonly kind: string;
+  readonly durable: boolean;
+  /**
+   * Stores a copy of `key` bound to `remote`. Resolves once stored; rejects with
+   * DuplicateKeyIdError if the keyId is already held. The caller still owns and wipes `key`.
+   */
+  put(keyId: KeyId, key: Buffer, remote: SystemId): Promise<void>;
+  /**
+   * One-time retrieval (draft §4.2.2): exactly one caller gets the key, and the store's copy is
+   * wiped before it resolves. The caller owns the returned buffer and wipes it. A take by the
+   * wrong remote system changes nothing.
+   */
+  take(keyId: KeyId, remote: SystemId): Promise<TakeResult>;
+  close(): Promise<void>;
+}
+
+export class DuplicateKeyIdError extends Error {
+  constructor(keyId: KeyId) {
+    super(`keyId ${keyId} is already held`);
+    this.name = 'DuplicateKeyIdError';
+  }
+}

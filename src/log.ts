@@ -1,0 +1,54 @@
+// Structured logs: one JSON object per line on stdout (architecture.md, style 6: events, never values).
+// Nothing that holds key material may be passed as a field; fields are plain scalars or short lists.
+
+export type Level = 'debug' | 'info' | 'warn' | 'error';
+export type Fields = Record<
+  string,
+  string | number | boolean | null | undefined | readonly unknown[] | object
+>;
+
+export interface Logger {
+  debug(event: string, fields?: Fields): void;
+  info(event: string, fields?: Fields): void;
+  warn(event: string, fields?: Fields): void;
+  error(event: string, fields?: Fields): void;
+}
+
+const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export interface LoggerOptions {
+  level?: Level;
+  write?: (line: string) => void;
+  now?: () => Date;
+}
+
+export function createLogger(opts: LoggerOptions = {}): Logger {
+  const min = ORDER[opts.level ?? 'info'];
+  const write = opts.write ?? ((line: string) => void process.stdout.write(line));
+  const now = opts.now ?? (() => new Date());
+  const emit = (level: Level, event: string, fields?: Fields): void => {
+    if (ORDER[level] < min) return;
+    write(JSON.stringify({ ts: now().toISOString(), level, event, ...fields }) + '\n');
+  };
+  return {
+    debug: (e, f) => emit('debug', e, f),
+    info: (e, f) => emit('info', e, f),
+    warn: (e, f) => emit('warn', e, f),
+    error: (e, f) => emit('error', e, f),
+  };
+}
+
+/** A logger that keeps lines in memory, for tests. */
+export function memoryLogger(): Logger & { lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const logger = createLogger({
+    level: 'debug',
+    write: (l) => void lines.push(JSON.parse(l) as Record<string, unknown>),
+  });
+  return Object.assign(logger, { lines });
+}
+
+/** Shortens attacker-controlled text before it goes into a log line. */
+export function clip(s: string, max = 200): string {
+  return s.length <= max ? s : `${s.slice(0, max)}...(${s.length} chars)`;
+}

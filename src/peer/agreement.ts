@@ -1,0 +1,45 @@
+// How GET /key obtains a key that the peer KP also holds (draft §2 step 2: "synchronizes the key
+// and keyId with KP Bob through an arbitrary protocol"). The ML-KEM-1024 exchange over mutual TLS
+// (design/peer-protocol.md) implements this; until it is configured, NoPeerLink answers 503.
+
+import type { KeyId } from '../skip/key-id.js';
+import type { ResolvedRemote } from '../skip/remote-ids.js';
+
+export interface KeyAgreement {
+  /**
+   * Agrees `bytes` bytes of key under `keyId` with `remote`, resolving only once the peer has
+   * stored it. The caller owns the returned buffer and wipes it. Rejects with PeerUnreachableError
+   * (no answer: 503) or PeerRefusedError (an answer other than success: 502); then no key exists.
+   */
+  agree(remote: ResolvedRemote, keyId: KeyId, bytes: number): Promise<Buffer>;
+  close(): void;
+}
+
+export class PeerUnreachableError extends Error {
+  constructor(
+    readonly peer: string,
+    reason: string,
+  ) {
+    super(`peer KP "${peer}" unreachable: ${reason}`);
+    this.name = 'PeerUnreachableError';
+  }
+}
+
+export class PeerRefusedError extends Error {
+  constructor(
+    readonly peer: string,
+    reason: string,
+  ) {
+    super(`peer KP "${peer}" refused the key: ${reason}`);
+    this.name = 'PeerRefusedError';
+  }
+}
+
+export class NoPeerLink implements KeyAgreement {
+  agree(remote: ResolvedRemote): Promise<Buffer> {
+    return Promise.reject(
+      new PeerUnreachableError(remote.id, 'the peer key exchange is not available in this build'),
+    );
+  }
+  close(): void {}
+}

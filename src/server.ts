@@ -1,0 +1,135 @@
+// Wires one Key Provider process: config -> TLS material -> handlers -> listeners.
+// Everything with a side effect (store, peer link, randomness, log) can be injected by tests.
+
+import { randomBytes } from 'node:crypto';
+import type { Server as HttpsServer } from 'node:https';
+import type { Server } from 'node:net';
+import type { Config } from './config.js';
+import { errorCode, errorMessage } from './errors.js';
+import { createRouter } from './http/router.js';
+import { MemoryKeyStore } from './keystore/memory.js';
+import type { KeyStore } from './keystore/types.js';
+import type { Logger } from './log.js';
+import { NoPeerLink, type KeyAgreement } from './peer/agreement.js';
+import { capabilities } from './skip/capabilities.js';
+import type { SkipDeps } from './skip/deps.js';
+import { entropy } from './skip/entropy.js';
+import { getKey, newKey } from './skip/key.js';
+import { RemoteDirectory } from './skip/remote-ids.js';
+import { loadTlsMaterial } from './tls/files.js';
+import { LIMITS, createEncryptorServer, type EncryptorTls } from './tls/listeners.js';
+import { PskTable } from './tls/psk.js';
+
+export interface StartOptions {
+  log: Logger;
+  store?: KeyStore;
+  agreement?: KeyAgreement;
+  rng?: (bytes: number) => Buffer;
+}
+
+export interface RunningServer {
+  readonly encryptor: { host: string; port: number };
+  /** SIGHUP: re-read the PSK file; on error the old table stays and the error is thrown. */
+  reload(): void;
+  close(): Promise<void>;
+}
+
+/** Listening failed (port in use, no permission): the message says what to do. */
+export class ListenError extends Error {}
+
+const TLS13_PSK_NOTE =
+  "TLS 1.3 with a PSK negotiates TLS_AES_128_GCM_SHA256: Node's PSK callback is SHA-256 bound, " +
+  "so the draft's TLS_AES_256_GCM_SHA384 is not available with a PSK; TLS 1.2 suites are unaffected";
+
+export async function startServer(config: Config, opts: StartOptions): Promise<RunningServer> {
+  const { log } = opts;
+  const material = loadTlsMaterial(config);
+  const psk = config.use_psk ? new PskTable(config.psk_file!) : undefined;
+  const tls: EncryptorTls = psk
+    ? { mode: 'psk', psk, ...(config.psk_identity !== undefined && { hint: config.psk_identity }) }
+    : { mode: 'cert', material };
+  const store = opts.store ?? new MemoryKeyStore();
+  const agreement = opts.agreement ?? new NoPeerLink();
+  const deps: SkipDeps = {
+    config,
+    remotes: new RemoteDirectory(config.localSystemID, config.remoteSystems, config.mtls_port),
+    store,
+    agreement,
+    rng: opts.rng ?? randomBytes,
+    log,
+  };
+  const enc = createEncryptorServer(tls, log);
+  const router = createRouter({
+    log,
+    identify: enc.identify,
+    handlers: {
+      capabilities: (r) => capabilities(deps, r),
+      entropy: (r) => entropy(deps, r),
+      newKey: (r) => newKey(deps, r),
+      getKey: (r) => getKey(deps, r),
+    },
+  });
+  enc.server.on('request', router);
+  const port = await listen(enc.server, config.host, config.port, 'encryptor');
+
+  log.info('started', {
+    localSystemID: config.localSystemID,
+    encryptor: { host: config.host, port, mode: tls.mode, suites: enc.suites, identities: psk?.size },
+    tls13: tls.mode === 'psk' ? TLS13_PSK_NOTE : 'TLS_AES_256_GCM_SHA384',
+    peers: deps.remotes.ids(),
+    certificate: { subject: material.subject, notAfter: material.notAfter },
+    keystore: {
+      kind: store.kind,
+      durable: store.durable,
+      path: store.durable ? config.keystore_path : undefined,
+    },
+    limits: LIMITS,
+  });
+  if (!store.durable)
+    log.warn('keystore not durable', { kind: store.kind, note: 'keys held for peers are lost on restart' });
+
+  return {
+    encryptor: { host: config.host, port },
+    reload() {
+      if (!psk) return;
+      const n = psk.reload();
+      log.info('psk reloaded', { identities: n });
+    },
+    async close() {
+      await closeServer(enc.server);
+      agreement.close();
+      await store.close();
+      psk?.close();
+    },
+  };
+}
+
+function listen(server: Server, host: string, port: number, name: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (e) => {
+      const code = errorCode(e);
+      const why =
+        code === 'EADDRINUSE'
+          ? 'the port is in use by another process'
+          : code === 'EACCES'
+            ? 'permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)'
+            : code === 'EADDRNOTAVAIL'
+              ? 'no interface has that address'
+              : errorMessage(e);
+      reject(new ListenError(`cannot listen for ${name}s on ${host}:${port}: ${why}`));
+    });
+    server.listen(port, host, () => {
+      const addr = server.address();
+      resolve(typeof addr === 'object' && addr ? addr.port : port);
+    });
+  });
+}
+
+/** Stops accepting, lets in-flight requests finish for a moment, then cuts what is left. */
+async function closeServer(server: HttpsServer, graceMs = 3_000): Promise<void> {
+  const done = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const timer = setTimeout(() => server.closeAllConnections(), graceMs).unref();
+  await done;
+  clearTimeout(timer);
+}

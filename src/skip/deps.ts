@@ -1,0 +1,17 @@
+// What the SKIP handlers are given; injected so tests can drive randomness and the peer link.
+
+import type { Config } from '../config.js';
+import type { KeyStore } from '../keystore/types.js';
+import type { Logger } from '../log.js';
+import type { KeyAgreement } from '../peer/agreement.js';
+import type { RemoteDirectory } from './remote-ids.js';
+
+export interface SkipDeps {
+  config: Config;
+  remotes: RemoteDirectory;
+  store: KeyStore;
+  agreement: KeyAgreement;
+  /** Cryptographically secure random bytes; crypto.randomBytes in production. */
+  rng: (bytes: number) => Buffer;
+  log: Logger;
+}

@@ -1,0 +1,89 @@
+// GET /key?remoteSystemID=B[&size=N] and GET /key/{keyId}?remoteSystemID=A,
+// draft-cisco-skip-02 §4.2 (status codes: Table 7).
+
+import { KEY_BITS } from '../config.js';
+import { HttpError, errorMessage } from '../errors.js';
+import { parseDecimal, parseQuery, type Query } from '../http/query.js';
+import type { Reply } from '../http/respond.js';
+import type { SkipRequest } from '../http/router.js';
+import { clip } from '../log.js';
+import { PeerRefusedError, PeerUnreachableError } from '../peer/agreement.js';
+import type { SkipDeps } from './deps.js';
+import { newKeyId, parseKeyId } from './key-id.js';
+import { parseSystemId, type ResolvedRemote } from './remote-ids.js';
+
+const SIZE_RULE = `${KEY_BITS.min} to ${KEY_BITS.max} bits in multiples of 8`;
+
+function remoteFrom(deps: SkipDeps, q: Query): ResolvedRemote {
+  const raw = q.get('remoteSystemID');
+  if (raw === undefined || raw === '') throw new HttpError(400, 'missing query parameter "remoteSystemID"');
+  const id = parseSystemId(raw);
+  const remote = id && deps.remotes.resolve(id);
+  if (!remote) {
+    throw new HttpError(
+      400,
+      `unknown remoteSystemID "${clip(raw, 64)}"; GET /capabilities lists the known ones`,
+    );
+  }
+  return remote;
+}
+
+/** §4.2, methods 2 and 3 of Table 2: a fresh (keyId, key) agreed with the peer KP. */
+export async function newKey(deps: SkipDeps, req: SkipRequest): Promise<Reply> {
+  const q = parseQuery(req.query, ['remoteSystemID', 'size'], 'GET /key');
+  const remote = remoteFrom(deps, q);
+  const rawSize = q.get('size');
+  const bits =
+    rawSize === undefined ? deps.config.default_key_size_bits : parseDecimal(rawSize, 'size', SIZE_RULE);
+  if (bits < KEY_BITS.min || bits > KEY_BITS.max || bits % 8 !== 0)
+    throw new HttpError(400, `"size" must be ${SIZE_RULE}`);
+
+  const keyId = newKeyId(deps.rng);
+  let key: Buffer;
+  try {
+    key = await deps.agreement.agree(remote, keyId, bits / 8);
+  } catch (e) {
+    deps.log.warn('key agreement failed', { keyId, remote: remote.id, error: errorMessage(e) });
+    if (e instanceof PeerUnreachableError)
+      throw new HttpError(503, `peer Key Provider "${remote.id}" is unreachable`);
+    if (e instanceof PeerRefusedError)
+      throw new HttpError(502, `peer Key Provider "${remote.id}" refused the key`);
+    throw e;
+  }
+  try {
+    deps.log.info('key issued', { keyId, remote: remote.id, bits });
+    return { status: 200, body: { keyId, key: key.toString('hex') }, noStore: true };
+  } finally {
+    key.fill(0);
+  }
+}
+
+/** §4.2, method 4 of Table 2: the key a peer agreed under keyId, handed out once then wiped. */
+export async function getKey(deps: SkipDeps, req: SkipRequest): Promise<Reply> {
+  const parsed = parseKeyId(req.keyIdSegment ?? '');
+  const q = parseQuery(req.query, ['remoteSystemID'], 'GET /key/{keyId}');
+  if (!parsed.ok) throw new HttpError(400, `malformed keyId: ${parsed.problem}`);
+  const keyId = parsed.keyId;
+  const remote = remoteFrom(deps, q);
+  let result;
+  try {
+    result = await deps.store.take(keyId, remote.id);
+  } catch (e) {
+    deps.log.error('keystore take failed', { keyId, remote: remote.id, error: errorMessage(e) });
+    throw new HttpError(500, 'internal error while reading or zeroizing the key');
+  }
+  if (result.kind === 'not-found')
+    throw new HttpError(400, 'key not found: unknown keyId, or already taken or expired');
+  if (result.kind === 'wrong-remote') {
+    throw new HttpError(
+      400,
+      `keyId is not bound to remoteSystemID "${remote.id}"; ask with the ID of the KP that agreed it`,
+    );
+  }
+  try {
+    deps.log.info('key delivered', { keyId, remote: remote.id });
+    return { status: 200, body: { keyId, key: result.key.toString('hex') }, noStore: true };
+  } finally {
+    result.key.fill(0);
+  }
+}

@@ -1,0 +1,81 @@
+// Resolving a requested remoteSystemID to a configured peer KP (draft-cisco-skip-02 §4.1.2).
+// An entry is either an exact ID or a glob pattern; a pattern entry may use `{id}` in `ip` and
+// `pubkey_path` to name the concrete peer, so one entry can serve thousands of spokes.
+
+import type { RemoteSystemConfig } from '../config.js';
+import { compileGlob, isGlob } from './glob.js';
+
+/** A concrete system ID as it arrives in a request, validated once (architecture.md, style 3). */
+export type SystemId = string & { readonly __brand: 'SystemId' };
+
+/** Longest ID accepted; the draft requires at least 32 bytes (§4.1). */
+export const MAX_SYSTEM_ID_BYTES = 255;
+
+/** IDs that reach a pattern entry end up in a host name or file path, so only these characters. */
+const SUBSTITUTABLE_ID = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+
+/** Printable ASCII or any non-control Unicode, no leading/trailing space. */
+export function parseSystemId(s: string): SystemId | undefined {
+  if (s.length === 0 || Buffer.byteLength(s) > MAX_SYSTEM_ID_BYTES) return undefined;
+  if (/\p{Cc}/u.test(s) || s.trim() !== s) return undefined;
+  return s as SystemId;
+}
+
+export interface ResolvedRemote {
+  readonly id: SystemId;
+  readonly ip: string;
+  readonly mtlsPort: number;
+  readonly pubkeyPath: string;
+  /** Certificate identities (CN or SAN) allowed to speak for this system on the peer link. */
+  readonly clientIdentities: readonly string[];
+  readonly entry: RemoteSystemConfig;
+}
+
+interface CompiledEntry {
+  readonly entry: RemoteSystemConfig;
+  readonly glob?: RegExp;
+}
+
+export class RemoteDirectory {
+  private readonly entries: CompiledEntry[];
+
+  constructor(
+    private readonly localSystemId: string,
+    entries: readonly RemoteSystemConfig[],
+    private readonly defaultMtlsPort: number,
+  ) {
+    this.entries = entries.map((entry) =>
+      isGlob(entry.id) ? { entry, glob: compileGlob(entry.id) } : { entry },
+    );
+  }
+
+  /** The list for GET /capabilities: the configured IDs, patterns included (§4.1.2). */
+  ids(): string[] {
+    return this.entries.map((e) => e.entry.id);
+  }
+
+  /** Exact entries win over patterns; the first matching pattern wins; never our own ID. */
+  resolve(id: SystemId): ResolvedRemote | undefined {
+    if (id === this.localSystemId) return undefined;
+    const exact = this.entries.find((e) => !e.glob && e.entry.id === id);
+    if (exact) return this.concrete(exact.entry, id);
+    if (!SUBSTITUTABLE_ID.test(id)) return undefined;
+    const match = this.entries.find((e) => e.glob?.test(id));
+    return match ? this.concrete(match.entry, id) : undefined;
+  }
+
+  private concrete(entry: RemoteSystemConfig, id: SystemId): ResolvedRemote {
+    const sub = (s: string): string => s.replaceAll('{id}', id);
+    const identities =
+      entry.mtls_client_identities ??
+      (entry.mtls_client_identity !== undefined ? [entry.mtls_client_identity] : [id]);
+    return {
+      id,
+      ip: sub(entry.ip),
+      mtlsPort: entry.mtls_port ?? this.defaultMtlsPort,
+      pubkeyPath: sub(entry.pubkey_path),
+      clientIdentities: identities.map(sub),
+      entry,
+    };
+  }
+}

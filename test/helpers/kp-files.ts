@@ -1,0 +1,55 @@
+// Writes the files one Key Provider needs (skip.yaml, PSK file, TLS certificate) into a folder.
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Pki } from './pki.js';
+import type { PskCreds } from './http-client.js';
+
+export interface KpFiles {
+  dir: string;
+  config: string;
+  pskFile: string;
+  encryptor: PskCreds;
+}
+
+export function writeKpFiles(
+  dir: string,
+  pki: Pki,
+  opts: { name: string; peers: { id: string; port?: number }[]; port?: number; extra?: string },
+): KpFiles {
+  const leaf = pki.leaf(opts.name);
+  const encryptor = { identity: `router-${opts.name}`, key: randomBytes(48).toString('hex') };
+  const pskFile = join(dir, `${opts.name}-psk.txt`);
+  writeFileSync(pskFile, `# test PSKs\n${encryptor.identity}:${encryptor.key}\n`, { mode: 0o600 });
+  const remotes = opts.peers
+    .map(
+      (p) =>
+        `  - id: "${p.id}"\n    ip: "127.0.0.1"\n    mtls_port: ${p.port ?? 8443}\n    pubkey_path: "${join(dir, `${p.id}-kem_pub.pem`)}"\n`,
+    )
+    .join('');
+  const config = join(dir, `${opts.name}.yaml`);
+  writeFileSync(
+    config,
+    `---
+localSystemID: "${opts.name}"
+remoteSystems:
+${remotes}algorithm: "PRF"
+default_key_size_bits: 256
+default_entropy_bits: 256
+keystore_path: "${join(dir, `${opts.name}-keystore.db`)}"
+kem_pub_key_path: "${join(dir, `${opts.name}-kem_pub.pem`)}"
+kem_priv_key_path: "${join(dir, `${opts.name}-kem_priv.pem`)}"
+use_psk: true
+psk_file: "${pskFile}"
+psk_identity: "${opts.name}"
+use_ssl: true
+certfile: "${leaf.cert}"
+keyfile: "${leaf.key}"
+cafile: "${pki.ca}"
+host: "127.0.0.1"
+port: ${opts.port ?? 0}
+mtls_port: 0
+${opts.extra ?? ''}`,
+  );
+  return { dir, config, pskFile, encryptor };
+}

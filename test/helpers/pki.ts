@@ -1,0 +1,61 @@
+// A throwaway PKI made with the openssl CLI, as an operator's scripts would: a CA and leaf
+// certificates with loopback SANs. Made fresh per test run; nothing is committed.
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface Leaf {
+  cert: string;
+  key: string;
+}
+export interface Pki {
+  dir: string;
+  ca: string;
+  caKey: string;
+  leaf(name: string, sans?: string): Leaf;
+}
+
+const openssl = (args: string[], cwd: string): void => {
+  execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+};
+
+export function makePki(dir: string, caName = 'skip test CA'): Pki {
+  const ca = join(dir, 'ca.pem');
+  const caKey = join(dir, 'ca.key');
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+  openssl(['req', '-x509', ...ec, '-keyout', caKey, '-out', ca, '-days', '2', '-subj', `/CN=${caName}`], dir);
+  return {
+    dir,
+    ca,
+    caKey,
+    leaf(name, sans = `DNS:${name},DNS:localhost,IP:127.0.0.1,IP:::1`) {
+      const key = join(dir, `${name}.key`);
+      const cert = join(dir, `${name}.pem`);
+      const csr = join(dir, `${name}.csr`);
+      const ext = join(dir, `${name}.ext`);
+      writeFileSync(ext, `subjectAltName=${sans}\nextendedKeyUsage=serverAuth,clientAuth\n`);
+      openssl(['req', ...ec, '-keyout', key, '-out', csr, '-subj', `/CN=${name}`], dir);
+      openssl(
+        [
+          'x509',
+          '-req',
+          '-in',
+          csr,
+          '-CA',
+          ca,
+          '-CAkey',
+          caKey,
+          '-CAcreateserial',
+          '-out',
+          cert,
+          '-days',
+          '2',
+          '-extfile',
+          ext,
+        ],
+        dir,
+      );
+      return { cert, key };
+    },
+  };
+}
