@@ -241,16 +241,16 @@ export function parseConfig(text: string, file: string, source = resolve(file)):
   }
 }
 
-/** The closest known key, for "did you mean": same letters in another case, or at most 3 edits. */
+/** The closest known key, for "did you mean": same letters in another case, or few edits for its length. */
 export function suggest(key: string, known: string[]): string | undefined {
   const lower = key.toLowerCase();
   const same = known.find((k) => k.toLowerCase() === lower);
   if (same) return same;
   let best: string | undefined;
-  let bestDist = 4;
+  let bestDist = Infinity;
   for (const k of known) {
     const d = editDistance(lower, k.toLowerCase());
-    if (d < bestDist) [best, bestDist] = [k, d];
+    if (d <= Math.max(3, Math.floor(k.length / 3)) && d < bestDist) [best, bestDist] = [k, d];
   }
   return best;
 }

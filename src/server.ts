@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { Server as HttpsServer } from 'node:https';
 import type { Server } from 'node:net';
 import type { Config } from './config.js';
-import { errorCode, errorMessage } from './errors.js';
+import { ConfigError, errorCode, errorMessage } from './errors.js';
 import { createRouter } from './http/router.js';
 import { MemoryKeyStore } from './keystore/memory.js';
 import type { KeyStore } from './keystore/types.js';
@@ -17,7 +17,7 @@ import { entropy } from './skip/entropy.js';
 import { getKey, newKey } from './skip/key.js';
 import { RemoteDirectory } from './skip/remote-ids.js';
 import { loadTlsMaterial } from './tls/files.js';
-import { LIMITS, createEncryptorServer, type EncryptorTls } from './tls/listeners.js';
+import { LIMITS, createEncryptorServer, type EncryptorTls, type Limits } from './tls/listeners.js';
 import { PskTable } from './tls/psk.js';
 
 export interface StartOptions {
@@ -25,12 +25,14 @@ export interface StartOptions {
   store?: KeyStore;
   agreement?: KeyAgreement;
   rng?: (bytes: number) => Buffer;
+  /** Tests shorten timeouts; production uses LIMITS. */
+  limits?: Partial<Limits>;
 }
 
 export interface RunningServer {
   readonly encryptor: { host: string; port: number };
-  /** SIGHUP: re-read the PSK file; on error the old table stays and the error is thrown. */
-  reload(): void;
+  /** SIGHUP: re-read the PSK file; on any problem the old table stays and the problems are logged. */
+  reload(): boolean;
   close(): Promise<void>;
 }
 
@@ -58,7 +60,8 @@ export async function startServer(config: Config, opts: StartOptions): Promise<R
     rng: opts.rng ?? randomBytes,
     log,
   };
-  const enc = createEncryptorServer(tls, log);
+  const limits: Limits = { ...LIMITS, ...opts.limits };
+  const enc = createEncryptorServer(tls, log, limits);
   const router = createRouter({
     log,
     identify: enc.identify,
@@ -83,7 +86,7 @@ export async function startServer(config: Config, opts: StartOptions): Promise<R
       durable: store.durable,
       path: store.durable ? config.keystore_path : undefined,
     },
-    limits: LIMITS,
+    limits,
   });
   if (!store.durable)
     log.warn('keystore not durable', { kind: store.kind, note: 'keys held for peers are lost on restart' });
@@ -91,9 +94,15 @@ export async function startServer(config: Config, opts: StartOptions): Promise<R
   return {
     encryptor: { host: config.host, port },
     reload() {
-      if (!psk) return;
-      const n = psk.reload();
-      log.info('psk reloaded', { identities: n });
+      if (!psk) return true;
+      try {
+        log.info('psk reloaded', { identities: psk.reload() });
+        return true;
+      } catch (e) {
+        const problems = e instanceof ConfigError ? e.problems : [errorMessage(e)];
+        log.error('psk reload failed', { problems, kept: psk.size });
+        return false;
+      }
     },
     async close() {
       await closeServer(enc.server);

@@ -31,7 +31,16 @@ export const CERT_SUITES = [
 ] as const;
 
 /** Limits on the encryptor listener; a slow or huge request is cut without harming others. */
-export const LIMITS = {
+export const LIMITS: {
+  readonly handshakeTimeoutMs: number;
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly keepAliveTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly timeoutCheckMs: number;
+  readonly maxHeaderBytes: number;
+  readonly maxConnections: number;
+} = {
   handshakeTimeoutMs: 10_000,
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 15_000,
@@ -41,7 +50,8 @@ export const LIMITS = {
   timeoutCheckMs: 1_000,
   maxHeaderBytes: 8_192,
   maxConnections: 1_024,
-} as const;
+};
+export type Limits = typeof LIMITS;
 
 export type EncryptorTls =
   { mode: 'psk'; psk: PskTable; hint?: string } | { mode: 'cert'; material: TlsMaterial };
@@ -54,18 +64,22 @@ export interface EncryptorServer {
 }
 
 /** The server without a request handler; attach the router with `server.on('request', ...)`. */
-export function createEncryptorServer(tls: EncryptorTls, log: Logger): EncryptorServer {
+export function createEncryptorServer(
+  tls: EncryptorTls,
+  log: Logger,
+  limits: Limits = LIMITS,
+): EncryptorServer {
   const identities = new WeakMap<object, string>();
   const common: ServerOptions = {
     minVersion: 'TLSv1.2',
     maxVersion: 'TLSv1.3',
     honorCipherOrder: true,
-    handshakeTimeout: LIMITS.handshakeTimeoutMs,
-    requestTimeout: LIMITS.requestTimeoutMs,
-    headersTimeout: LIMITS.headersTimeoutMs,
-    keepAliveTimeout: LIMITS.keepAliveTimeoutMs,
-    connectionsCheckingInterval: LIMITS.timeoutCheckMs,
-    maxHeaderSize: LIMITS.maxHeaderBytes,
+    handshakeTimeout: limits.handshakeTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    headersTimeout: limits.headersTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    connectionsCheckingInterval: limits.timeoutCheckMs,
+    maxHeaderSize: limits.maxHeaderBytes,
   };
   let suites: readonly string[];
   let options: ServerOptions;
@@ -97,12 +111,12 @@ export function createEncryptorServer(tls: EncryptorTls, log: Logger): Encryptor
     };
   }
   const server = createServer(options);
-  server.maxConnections = LIMITS.maxConnections;
-  server.setTimeout(LIMITS.idleTimeoutMs);
+  server.maxConnections = limits.maxConnections;
+  server.setTimeout(limits.idleTimeoutMs);
   server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
     log.warn('tls handshake refused', { peer: socket.remoteAddress, reason: errorCode(err) ?? err.message });
   });
-  server.on('clientError', (err: Error, socket: Duplex) => refuseBadRequest(err, socket));
+  server.on('clientError', (err: Error, socket: Duplex) => refuseBadRequest(err, socket, limits));
   const identify = (req: IncomingMessage): string | undefined => {
     const socket = req.socket as TLSSocket;
     if (tls.mode === 'psk') return identities.get(socket);
@@ -113,12 +127,12 @@ export function createEncryptorServer(tls: EncryptorTls, log: Logger): Encryptor
 }
 
 /** Malformed, oversized or too slow requests: a short JSON answer, then the connection is closed. */
-function refuseBadRequest(err: Error, socket: Duplex): void {
+function refuseBadRequest(err: Error, socket: Duplex, limits: Limits): void {
   const code = errorCode(err);
   if (!socket.writable || code === 'ECONNRESET') return void socket.destroy();
   const [status, text, detail] =
     code === 'HPE_HEADER_OVERFLOW'
-      ? [431, 'Request Header Fields Too Large', `request headers exceed ${LIMITS.maxHeaderBytes} bytes`]
+      ? [431, 'Request Header Fields Too Large', `request headers exceed ${limits.maxHeaderBytes} bytes`]
       : code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? [408, 'Request Timeout', 'request not received in time']
         : [400, 'Bad Request', 'malformed HTTP request'];

@@ -1,0 +1,58 @@
+// Certificate mode (draft Table 1) for encryptors that cannot do PSK: mutual TLS against cafile.
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
+import type { TLSSocket } from 'node:tls';
+import { describe, it } from 'node:test';
+import { loadConfig } from '../src/config.js';
+import { memoryLogger } from '../src/log.js';
+import { startServer } from '../src/server.js';
+import { writeKpFiles } from './helpers/kp-files.js';
+import { makePki } from './helpers/pki.js';
+import { tempDir } from './helpers/tmp.js';
+
+describe('certificate mode', () => {
+  it('serves encryptors with a certificate from cafile over TLS 1.3 AES-256, and refuses others', async (t) => {
+    const dir = tempDir(t);
+    const pki = makePki(dir);
+    const files = writeKpFiles(dir, pki, { name: 'alice', peers: [{ id: 'bob' }] });
+    writeFileSync(
+      files.config,
+      readFileSync(files.config, 'utf8').replace('use_psk: true', 'use_psk: false'),
+    );
+    const log = memoryLogger();
+    const kp = await startServer(loadConfig(files.config), { log });
+    t.after(() => kp.close());
+    const router = pki.leaf('router-alice');
+    const stranger = makePki(tempDir(t), 'other CA').leaf('stranger');
+
+    const get = (client?: { cert: string; key: string }): Promise<{ status: number; cipher: string }> =>
+      new Promise((resolve, reject) => {
+        const req = request(
+          {
+            host: '127.0.0.1',
+            port: kp.encryptor.port,
+            path: '/capabilities',
+            agent: false,
+            ca: readFileSync(pki.ca),
+            servername: 'localhost',
+            ...(client && { cert: readFileSync(client.cert), key: readFileSync(client.key) }),
+          },
+          (res) => {
+            const cipher = (res.socket as TLSSocket).getCipher().standardName;
+            res.resume();
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, cipher }));
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+
+    const ok = await get(router);
+    assert.equal(ok.status, 200);
+    assert.equal(ok.cipher, 'TLS_AES_256_GCM_SHA384');
+    assert.equal(log.lines.find((l) => l.event === 'request')?.identity, 'router-alice');
+    await assert.rejects(get(), /certificate|alert|socket hang up|ECONNRESET/i);
+    await assert.rejects(get(stranger), /unknown ca|alert|socket hang up|ECONNRESET/i);
+  });
+});

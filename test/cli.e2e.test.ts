@@ -1,0 +1,155 @@
+// The bundle's command line as an operator meets it: alone in a folder, config checks, exit
+// codes, SIGHUP reload of the PSK file, refusal to start without TLS material.
+import assert from 'node:assert/strict';
+import { appendFileSync, copyFileSync, mkdirSync, writeFileSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { connect, type TLSSocket } from 'node:tls';
+import { describe, it } from 'node:test';
+import { BUNDLE, runCli, startKp } from './helpers/bundle.js';
+import { pskGet, sClient } from './helpers/http-client.js';
+import { writeKpFiles } from './helpers/kp-files.js';
+import { makePki } from './helpers/pki.js';
+import { tempDir } from './helpers/tmp.js';
+
+describe('skip-server command line (bundle)', () => {
+  it('runs alone in an empty folder, with no node_modules beside it', async (t) => {
+    const dir = tempDir(t);
+    const lone = join(dir, 'empty');
+    mkdirSync(lone);
+    copyFileSync(BUNDLE, join(lone, 'skip-server.js'));
+    const help = await runCli(['--help'], { cwd: lone, script: join(lone, 'skip-server.js') });
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /Usage:\n {2}skip-server serve --config FILE/);
+    assert.match(help.stdout, /Exit codes:/);
+    const version = await runCli(['--version'], { cwd: lone, script: join(lone, 'skip-server.js') });
+    assert.equal(version.code, 0);
+    assert.equal(
+      version.stdout.trim(),
+      (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version,
+    );
+  });
+
+  it('exits 2 on bad usage', async () => {
+    for (const args of [
+      ['frobnicate'],
+      ['serve'],
+      ['--nope'],
+      ['serve', '--config', 'x', '--port', '70000'],
+    ]) {
+      const r = await runCli(args);
+      assert.equal(r.code, 2, args.join(' '));
+      assert.match(r.stderr, /skip-server --help/);
+    }
+  });
+
+  it('check-config: 0 with a summary for a good config, 3 naming file and line for a bad one', async (t) => {
+    const dir = tempDir(t);
+    const files = writeKpFiles(dir, makePki(dir), { name: 'alice', peers: [{ id: 'bob' }] });
+    const ok = await runCli(['check-config', '--config', files.config]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /OK\n {2}localSystemID {3}alice/);
+    assert.match(ok.stdout, /TLS-PSK, 1 identities/);
+
+    appendFileSync(files.config, 'mtls_prot: 8443\n');
+    const bad = await runCli(['check-config', '--config', files.config]);
+    assert.equal(bad.code, 3);
+    assert.match(bad.stderr, /alice\.yaml:\d+: unknown key "mtls_prot"; did you mean "mtls_port"\?/);
+    const missing = await runCli(['check-config', '--config', join(dir, 'nope.yaml')]);
+    assert.equal(missing.code, 3);
+    assert.match(missing.stderr, /nope\.yaml: cannot read config file \(ENOENT\)/);
+  });
+
+  it('refuses to start on an empty PSK file, a broken certificate, or a key of another certificate', async (t) => {
+    const dir = tempDir(t);
+    const pki = makePki(dir);
+    const files = writeKpFiles(dir, pki, { name: 'alice', peers: [{ id: 'bob' }] });
+    writeFileSync(files.pskFile, '# nobody\n');
+    let r = await runCli(['serve', '--config', files.config]);
+    assert.equal(r.code, 3);
+    assert.match(r.stderr, /alice-psk\.txt: no "identity:hexkey" lines/);
+
+    const files2 = writeKpFiles(dir, pki, { name: 'bob', peers: [{ id: 'alice' }] });
+    const other = pki.leaf('carol');
+    writeFileSync(
+      files2.config,
+      readFileSync(files2.config, 'utf8').replace(/keyfile: .*/, `keyfile: "${other.key}"`),
+    );
+    r = await runCli(['serve', '--config', files2.config]);
+    assert.equal(r.code, 3);
+    assert.match(r.stderr, /carol\.key: keyfile does not match the certificate/);
+    writeFileSync(other.cert, '-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n');
+    writeFileSync(
+      files2.config,
+      readFileSync(files2.config, 'utf8').replace(/certfile: .*/, `certfile: "${other.cert}"`),
+    );
+    r = await runCli(['serve', '--config', files2.config]);
+    assert.equal(r.code, 3);
+    assert.match(r.stderr, /carol\.pem: certfile is not a PEM X\.509 certificate/);
+  });
+
+  it('exits 1 naming the address when the port is taken', async (t) => {
+    const dir = tempDir(t);
+    const files = writeKpFiles(dir, makePki(dir), { name: 'alice', peers: [{ id: 'bob' }] });
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    t.after(() => blocker.close());
+    const port = (blocker.address() as { port: number }).port;
+    const r = await runCli(['serve', '--config', files.config, '--port', String(port)]);
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      new RegExp(`cannot listen for encryptors on 127\\.0\\.0\\.1:${port}: the port is in use`),
+    );
+  });
+
+  it('SIGHUP re-reads the PSK file without dropping connections; a broken file keeps the old table', async (t) => {
+    const dir = tempDir(t);
+    const files = writeKpFiles(dir, makePki(dir), { name: 'alice', peers: [{ id: 'bob' }] });
+    const kp = await startKp(files.config);
+    t.after(() => kp.stop());
+    const newcomer = { identity: 'router-new', key: 'ab'.repeat(32) };
+    const before = await sClient(
+      kp.port,
+      ['-tls1_2', '-psk_identity', newcomer.identity, '-psk', newcomer.key],
+      'GET /capabilities HTTP/1.1\r\nHost: kp\r\nConnection: close\r\n\r\n',
+    );
+    assert.doesNotMatch(before.stdout, /HTTP\/1\.1/, 'an identity not yet in the file must be refused');
+
+    const held: TLSSocket = await new Promise((resolve, reject) => {
+      const s = connect({
+        host: '127.0.0.1',
+        port: kp.port,
+        ciphers: 'PSK-AES256-GCM-SHA384',
+        maxVersion: 'TLSv1.2',
+        pskCallback: () => ({
+          identity: files.encryptor.identity,
+          psk: Buffer.from(files.encryptor.key, 'hex'),
+        }),
+        checkServerIdentity: () => undefined,
+      });
+      s.once('secureConnect', () => resolve(s));
+      s.once('error', reject);
+    });
+    t.after(() => held.destroy());
+    const ask = (): Promise<string> =>
+      new Promise((resolve) => {
+        held.once('data', (d: Buffer) => resolve(d.toString()));
+        held.write('GET /capabilities HTTP/1.1\r\nHost: kp\r\n\r\n');
+      });
+    assert.match(await ask(), /^HTTP\/1\.1 200/);
+
+    appendFileSync(files.pskFile, `${newcomer.identity}:${newcomer.key}\n`);
+    kp.proc.kill('SIGHUP');
+    await kp.waitFor('psk reloaded', (l) => l.identities === 2);
+    assert.equal((await pskGet(kp.port, '/capabilities', newcomer)).status, 200);
+    assert.match(await ask(), /^HTTP\/1\.1 200/, 'the held connection was dropped');
+
+    writeFileSync(files.pskFile, 'broken line\n');
+    kp.proc.kill('SIGHUP');
+    const failed = await kp.waitFor('psk reload failed');
+    assert.deepEqual(failed.problems, [`${files.pskFile}:1: expected "identity:hexkey"`]);
+    assert.equal((await pskGet(kp.port, '/capabilities', newcomer)).status, 200, 'old table must stay');
+    assert.ok(!JSON.stringify(kp.logs).includes(newcomer.key));
+  });
+});

@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseConfig, suggest } from '../src/config.js';
+import { ConfigError } from '../src/errors.js';
+
+// The example from the reference Python Key Provider's README, unchanged.
+const REFERENCE = `---
+localSystemID: "skip1.cml.lab"
+
+# Remote SKIP servers for key exchange
+remoteSystems:
+  - id: "skip2.cml.lab"
+    ip: "172.31.255.2"
+    pubkey_path: "/data/appdata/secrets/skip2_kem_pub.pem"
+
+algorithm: "PRF"
+default_key_size_bits: 256
+default_entropy_bits: 256
+keystore_path: "/data/appdata/secrets/keystore.db"
+kem_pub_key_path: "/data/appdata/secrets/kem_pub.pem"
+kem_priv_key_path: "/data/appdata/secrets/kem_priv.pem"
+
+# TLS-PSK for router clients
+use_psk: true
+psk_file: "/data/appdata/secrets/psk.txt"
+psk_identity: "skip1.cml.lab"
+
+# mTLS for server-to-server
+use_ssl: true
+certfile: "/data/appdata/certs/skip1.pem.crt"
+keyfile: "/data/appdata/certs/skip1_key.pem"
+cafile: "/data/appdata/certs/ca/ca.pem"
+`;
+
+function problems(text: string): string[] {
+  try {
+    parseConfig(text, 'skip.yaml', '/etc/skip.yaml');
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems;
+    throw e;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+describe('config', () => {
+  it("loads the reference Key Provider's example unchanged, with defaults", () => {
+    const c = parseConfig(REFERENCE, 'skip.yaml');
+    assert.equal(c.localSystemID, 'skip1.cml.lab');
+    assert.deepEqual(c.remoteSystems, [
+      { id: 'skip2.cml.lab', ip: '172.31.255.2', pubkey_path: '/data/appdata/secrets/skip2_kem_pub.pem' },
+    ]);
+    assert.equal(c.port, 443);
+    assert.equal(c.mtls_port, 8443);
+    assert.equal(c.host, '0.0.0.0');
+    assert.equal(c.use_psk, true);
+    assert.equal(c.psk_identity, 'skip1.cml.lab');
+  });
+
+  it('reads YAML 1.1 booleans as PyYAML does (yes/no/on/off)', () => {
+    const c = parseConfig(REFERENCE.replace('use_psk: true', 'use_psk: yes'), 'skip.yaml');
+    assert.equal(c.use_psk, true);
+  });
+
+  it('names an unknown key, its line, and the likely intended key', () => {
+    const p = problems(REFERENCE.replace('default_key_size_bits', 'default_key_bits'));
+    assert.deepEqual(p, [
+      'skip.yaml:11: unknown key "default_key_bits"; did you mean "default_key_size_bits"?',
+    ]);
+    const q = problems(REFERENCE.replace('localSystemID', 'localSystemId'));
+    assert.match(q[0]!, /^skip\.yaml:2: unknown key "localSystemId"; did you mean "localSystemID"\?/);
+    const r = problems(REFERENCE.replace('    ip:', '    ipp:'));
+    assert.match(
+      r.join('\n'),
+      /skip\.yaml:7: unknown key "remoteSystems\[0\]\.ipp"; did you mean "remoteSystems\[0\]\.ip"\?/,
+    );
+  });
+
+  it('reports every problem at once, each with its line and reason', () => {
+    const p = problems(
+      REFERENCE.replace('default_key_size_bits: 256', 'default_key_size_bits: 100').replace(
+        'use_ssl: true',
+        'use_ssl: maybe',
+      ),
+    );
+    assert.equal(p.length, 2);
+    assert.match(p[0]!, /skip\.yaml:11: "default_key_size_bits" must be a number of bits from 128 to 256/);
+    assert.match(p[1]!, /skip\.yaml:\d+: "use_ssl" must be true or false/);
+  });
+
+  it('reports a missing required key and a YAML syntax error', () => {
+    assert.match(
+      problems(REFERENCE.replace(/^localSystemID.*$/m, '')).join(),
+      /missing required key "localSystemID"/,
+    );
+    assert.match(
+      problems(REFERENCE.replace('ip: "172', 'ip: [172')).join(),
+      /^skip\.yaml:\d+: YAML syntax error/,
+    );
+    assert.match(problems(REFERENCE + 'port: 443\nport: 444\n').join(), /YAML syntax error.*unique/i);
+  });
+
+  it('refuses plain HTTP, duplicate peers, our own ID as a peer, and bad patterns', () => {
+    assert.match(
+      problems(
+        REFERENCE.replace('use_psk: true', 'use_psk: false').replace('use_ssl: true', 'use_ssl: false'),
+      ).join(),
+      /plain HTTP is never served/,
+    );
+    const twice = REFERENCE.replace(
+      'remoteSystems:\n',
+      'remoteSystems:\n  - id: "skip2.cml.lab"\n    ip: "10.0.0.1"\n    pubkey_path: "/k.pem"\n',
+    );
+    assert.match(problems(twice).join(), /remoteSystems\[1\]\.id" repeats remoteSystems\[0\]/);
+    assert.match(
+      problems(REFERENCE.replace('id: "skip2.cml.lab"', 'id: "skip1.cml.lab"')).join(),
+      /own localSystemID/,
+    );
+    assert.match(
+      problems(REFERENCE.replace('id: "skip2.cml.lab"', 'id: "skip[2.cml.lab"')).join(),
+      /unterminated "\["/,
+    );
+    assert.match(
+      problems(REFERENCE.replace('ip: "172.31.255.2"', 'ip: "{id}.lab"')).join(),
+      /uses \{id\} but its id/,
+    );
+  });
+
+  it('suggests only close keys', () => {
+    assert.equal(suggest('prot', ['port', 'host']), 'port');
+    assert.equal(suggest('completely_different', ['port', 'host']), undefined);
+  });
+});

@@ -1,0 +1,123 @@
+// Abuse of the encryptor listener: slow, huge and odd requests are cut; others are still served.
+import assert from 'node:assert/strict';
+import { connect, type TLSSocket } from 'node:tls';
+import { after, before, describe, it } from 'node:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../src/config.js';
+import { memoryLogger } from '../src/log.js';
+import { startServer, type RunningServer } from '../src/server.js';
+import { makePki } from './helpers/pki.js';
+import { writeKpFiles, type KpFiles } from './helpers/kp-files.js';
+import { nodeGet, parseHttp, pskAgent, pskGet } from './helpers/http-client.js';
+
+describe('encryptor listener limits', () => {
+  let dir: string;
+  let files: KpFiles;
+  let kp: RunningServer;
+  const log = memoryLogger();
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'skip-limits-'));
+    files = writeKpFiles(dir, makePki(dir), { name: 'alice', peers: [{ id: 'bob' }] });
+    kp = await startServer(loadConfig(files.config), {
+      log,
+      limits: {
+        headersTimeoutMs: 800,
+        requestTimeoutMs: 1_000,
+        timeoutCheckMs: 200,
+        handshakeTimeoutMs: 800,
+      },
+    });
+  });
+  after(async () => {
+    await kp?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A raw TLS-PSK connection, for writing requests byte by byte. */
+  function raw(): Promise<TLSSocket> {
+    return new Promise((resolve, reject) => {
+      const s = connect({
+        host: '127.0.0.1',
+        port: kp.encryptor.port,
+        ciphers: 'PSK-AES256-GCM-SHA384',
+        maxVersion: 'TLSv1.2',
+        pskCallback: () => ({
+          identity: files.encryptor.identity,
+          psk: Buffer.from(files.encryptor.key, 'hex'),
+        }),
+        checkServerIdentity: () => undefined,
+      });
+      s.once('secureConnect', () => resolve(s));
+      s.once('error', reject);
+    });
+  }
+  const collect = (s: TLSSocket): Promise<string> =>
+    new Promise((resolve) => {
+      let data = '';
+      s.on('data', (d: Buffer) => (data += d.toString()));
+      s.on('error', () => {});
+      s.on('close', () => resolve(data));
+    });
+
+  it('cuts a slow-loris client at the header timeout while serving others', async () => {
+    const slow = await raw();
+    const closed = collect(slow);
+    slow.write('GET /capabilities HTTP/1.1\r\nHost: kp\r\n');
+    const drip = setInterval(() => slow.writable && slow.write('X-a: b\r\n'), 100);
+    try {
+      const ok = await pskGet(kp.encryptor.port, '/capabilities', files.encryptor);
+      assert.equal(ok.status, 200);
+      const t0 = Date.now();
+      const answer = await closed;
+      assert.ok(Date.now() - t0 < 3_000, 'slow client was not cut in time');
+      assert.match(answer, /^HTTP\/1\.1 408/);
+    } finally {
+      clearInterval(drip);
+    }
+  });
+
+  it('answers 431 to oversized headers and closes the connection', async () => {
+    const s = await raw();
+    const answer = collect(s);
+    s.write(`GET /capabilities HTTP/1.1\r\nHost: kp\r\nX-big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    const r = parseHttp(await answer);
+    assert.equal(r.status, 431);
+    assert.equal(r.headers['connection'], 'close');
+  });
+
+  it('answers 431 to an oversized URL', async () => {
+    const r = await pskGet(kp.encryptor.port, `/key?remoteSystemID=${'b'.repeat(20_000)}`, files.encryptor);
+    assert.equal(r.status, 431);
+  });
+
+  it('refuses a GET with a body and closes the connection', async () => {
+    const s = await raw();
+    const answer = collect(s);
+    s.write('GET /capabilities HTTP/1.1\r\nHost: kp\r\nContent-Length: 5\r\n\r\nhello');
+    const r = parseHttp(await answer);
+    assert.equal(r.status, 400);
+    assert.match(r.body, /no body/);
+  });
+
+  it('answers 400 to garbage instead of HTTP', async () => {
+    const s = await raw();
+    const answer = collect(s);
+    s.write('\x16\x03\x01garbage\r\n\r\n');
+    assert.match(await answer, /^HTTP\/1\.1 400/);
+  });
+
+  it('answers 405 to HEAD and OPTIONS, and serves keep-alive clients in between', async () => {
+    const agent = pskAgent(files.encryptor);
+    for (let i = 0; i < 5; i++)
+      assert.equal((await nodeGet(kp.encryptor.port, '/capabilities', agent)).status, 200);
+    for (const m of ['HEAD', 'OPTIONS', 'DELETE']) {
+      const r = await pskGet(kp.encryptor.port, '/entropy', files.encryptor, undefined, m);
+      assert.equal(r.status, 405, m);
+      assert.equal(r.headers['allow'], 'GET');
+    }
+    agent.destroy();
+  });
+});
