@@ -3,7 +3,18 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'out/', 'lab/', 'node_modules/', 'build/*.mjs', 'test/run.mjs', 'eslint.config.js'] },
+  {
+    ignores: [
+      'dist/',
+      'out/',
+      'lab/',
+      'node_modules/',
+      'build/*.mjs',
+      'test/run.mjs',
+      'test/fixtures/',
+      'eslint.config.js',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
