@@ -9,6 +9,9 @@ import { ListenError, startServer } from './server.js';
 import { loadTlsMaterial } from './tls/files.js';
 import { readPskFile } from './tls/psk.js';
 import { VERSION } from './version.js';
+import { generateKeyFiles } from './kem/keygen.js';
+import { loadPrivateKey, readPublicKeyFile } from './kem/keys.js';
+import { selectBackend, type KemBackend } from './kem/mlkem.js';
 
 export const EXIT = { ok: 0, runtime: 1, usage: 2, config: 3 } as const;
 
@@ -18,20 +21,29 @@ Usage:
   skip-server serve --config FILE [--host ADDR] [--port PORT]
   skip-server --config FILE [--host ADDR] [--port PORT]     same as serve (the reference's form)
   skip-server check-config --config FILE
+  skip-server keygen --pub FILE --priv FILE [--force]
   skip-server --help | --version
 
 Commands:
   serve          Run the Key Provider: the encryptor API over TLS-PSK (or certificates).
                  Logs are JSON lines on stdout. SIGHUP re-reads the PSK file; SIGTERM stops.
-  check-config   Validate the config file and the PSK, certificate and CA files it names,
-                 print a summary, and exit.
+  check-config   Validate the config file and the PSK, certificate, CA and ML-KEM key files it
+                 names, print a summary, and exit.
+  keygen         Write a new ML-KEM-1024 key pair (PEM, as OpenSSL 3.5 writes it; private key
+                 mode 0600). Refuses to replace existing files unless --force.
 
 Options:
   -c, --config FILE   skip.yaml (reference Python Key Provider format; see config/skip.yaml.example)
       --host ADDR     bind address for the encryptor listener (overrides "host")
       --port PORT     encryptor listener port (overrides "port"; 0 picks a free one)
+      --pub FILE      keygen: where to write the public key (give it to the peer KPs)
+      --priv FILE     keygen: where to write the private key (keep it on this KP only)
+      --force         keygen: replace existing files
   -h, --help          this text
   -v, --version       print the version
+
+Environment:
+  SKIP_KEM_BACKEND    ML-KEM implementation: auto (default: native when Node has it), native, noble
 
 Exit codes:
   0 success   1 failure at run time (e.g. port in use)   2 bad usage   3 invalid config or file
@@ -57,6 +69,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         config: { type: 'string', short: 'c' },
         host: { type: 'string' },
         port: { type: 'string' },
+        pub: { type: 'string' },
+        priv: { type: 'string' },
+        force: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -74,7 +89,26 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     EXIT.usage
   );
   if (positionals.length > 1) return usage(`unexpected argument "${positionals[1]}"`);
-  if (command !== 'serve' && command !== 'check-config') return usage(`unknown command "${command}"`);
+  if (!['serve', 'check-config', 'keygen'].includes(command)) return usage(`unknown command "${command}"`);
+  let kem: KemBackend;
+  try {
+    kem = kemFromEnv(process.env.SKIP_KEM_BACKEND);
+  } catch (e) {
+    return usage(errorMessage(e));
+  }
+  if (command === 'keygen') {
+    if (values.pub === undefined || values.priv === undefined)
+      return usage('keygen needs --pub FILE and --priv FILE');
+    if (values.pub === values.priv) return usage('--pub and --priv must be different files');
+    try {
+      generateKeyFiles(values.pub, values.priv, kem, values.force ?? false);
+    } catch (e) {
+      if (e instanceof ConfigError) return (io.err(`skip-server: ${e.message}\n`), EXIT.config);
+      throw e;
+    }
+    io.out(`wrote ML-KEM-1024 public key ${values.pub} and private key ${values.priv} (mode 0600)\n`);
+    return EXIT.ok;
+  }
   if (values.config === undefined) return usage(`${command} needs --config FILE`);
   let port: number | undefined;
   if (values.port !== undefined) {
@@ -87,8 +121,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     const config = loadConfig(values.config);
     if (values.host !== undefined) config.host = values.host;
     if (port !== undefined) config.port = port;
-    if (command === 'check-config') return checkConfig(config, io.out);
-    const server = await startServer(config, { log: createLogger() });
+    if (command === 'check-config') return checkConfig(config, kem, io.out);
+    const server = await startServer(config, { log: createLogger(), kem });
     io.onServing?.(server);
     return EXIT.ok;
   } catch (e) {
@@ -102,8 +136,17 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   }
 }
 
-function checkConfig(config: ReturnType<typeof loadConfig>, out: Out): number {
+function kemFromEnv(value: string | undefined): KemBackend {
+  if (value === undefined || value === '' || value === 'auto') return selectBackend('auto');
+  if (value === 'native' || value === 'noble') return selectBackend(value);
+  throw new Error(`SKIP_KEM_BACKEND must be auto, native or noble, not "${value}"`);
+}
+
+function checkConfig(config: ReturnType<typeof loadConfig>, kem: KemBackend, out: Out): number {
   const tls = loadTlsMaterial(config);
+  loadPrivateKey(config.kem_priv_key_path, kem, config.kem_pub_key_path).wipe();
+  for (const r of config.remoteSystems)
+    if (!r.pubkey_path.includes('{id}')) readPublicKeyFile(r.pubkey_path, `public key of "${r.id}"`);
   const psk = config.use_psk ? readPskFile(config.psk_file!) : undefined;
   const identities = psk?.size;
   for (const k of psk?.values() ?? []) k.fill(0);
@@ -114,5 +157,6 @@ function checkConfig(config: ReturnType<typeof loadConfig>, out: Out): number {
     `  encryptors      ${config.host}:${config.port} ${psk ? `TLS-PSK, ${identities} identities` : 'certificates'}\n`,
   );
   out(`  certificate     CN=${tls.subject}, valid until ${tls.notAfter}\n`);
+  out(`  ML-KEM-1024     key pair OK (${kem.name} backend); peer public keys OK\n`);
   return EXIT.ok;
 }

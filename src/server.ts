@@ -10,7 +10,11 @@ import { createRouter } from './http/router.js';
 import { MemoryKeyStore } from './keystore/memory.js';
 import type { KeyStore } from './keystore/types.js';
 import type { Logger } from './log.js';
-import { NoPeerLink, type KeyAgreement } from './peer/agreement.js';
+import type { KeyAgreement } from './peer/agreement.js';
+import { PeerClient } from './peer/client.js';
+import { PEER_SUITES, createPeerServer } from './peer/server.js';
+import { loadPrivateKey } from './kem/keys.js';
+import { selectBackend, type KemBackend } from './kem/mlkem.js';
 import { capabilities } from './skip/capabilities.js';
 import type { SkipDeps } from './skip/deps.js';
 import { entropy } from './skip/entropy.js';
@@ -25,13 +29,19 @@ export interface StartOptions {
   store?: KeyStore;
   agreement?: KeyAgreement;
   rng?: (bytes: number) => Buffer;
+  /** ML-KEM implementation; default: native when the runtime has it, else noble. */
+  kem?: KemBackend;
   /** Tests shorten timeouts; production uses LIMITS. */
   limits?: Partial<Limits>;
 }
 
 export interface RunningServer {
   readonly encryptor: { host: string; port: number };
-  /** SIGHUP: re-read the PSK file; on any problem the old table stays and the problems are logged. */
+  readonly peer: { host: string; port: number };
+  /**
+   * SIGHUP: re-read the PSK file (on any problem the old table stays and the problems are logged)
+   * and the peers' ML-KEM public keys (read again on next use).
+   */
   reload(): boolean;
   close(): Promise<void>;
 }
@@ -50,11 +60,17 @@ export async function startServer(config: Config, opts: StartOptions): Promise<R
   const tls: EncryptorTls = psk
     ? { mode: 'psk', psk, ...(config.psk_identity !== undefined && { hint: config.psk_identity }) }
     : { mode: 'cert', material };
+  const kem = opts.kem ?? selectBackend('auto');
+  const kemKey = loadPrivateKey(config.kem_priv_key_path, kem, config.kem_pub_key_path);
+  const remotes = new RemoteDirectory(config.localSystemID, config.remoteSystems, config.mtls_port);
   const store = opts.store ?? new MemoryKeyStore();
-  const agreement = opts.agreement ?? new NoPeerLink();
+  const peerClient = opts.agreement
+    ? undefined
+    : new PeerClient({ localSystemId: config.localSystemID, material, kem, log });
+  const agreement = opts.agreement ?? peerClient!;
   const deps: SkipDeps = {
     config,
-    remotes: new RemoteDirectory(config.localSystemID, config.remoteSystems, config.mtls_port),
+    remotes,
     store,
     agreement,
     rng: opts.rng ?? randomBytes,
@@ -73,13 +89,31 @@ export async function startServer(config: Config, opts: StartOptions): Promise<R
     },
   });
   enc.server.on('request', router);
-  const port = await listen(enc.server, config.host, config.port, 'encryptor');
+  const peerServer = createPeerServer({
+    localSystemId: config.localSystemID,
+    remotes,
+    store,
+    kemKey,
+    material,
+    limits,
+    log,
+  });
+  const peerPort = await listen(peerServer, config.host, config.mtls_port, 'peer KP');
+  let port: number;
+  try {
+    port = await listen(enc.server, config.host, config.port, 'encryptor');
+  } catch (e) {
+    await closeServer(peerServer);
+    throw e;
+  }
 
   log.info('started', {
     localSystemID: config.localSystemID,
     encryptor: { host: config.host, port, mode: tls.mode, suites: enc.suites, identities: psk?.size },
     tls13: tls.mode === 'psk' ? TLS13_PSK_NOTE : 'TLS_AES_256_GCM_SHA384',
-    peers: deps.remotes.ids(),
+    peer: { host: config.host, port: peerPort, suites: PEER_SUITES },
+    peers: remotes.ids(),
+    kem: { algorithm: 'ML-KEM-1024', backend: kem.name },
     certificate: { subject: material.subject, notAfter: material.notAfter },
     keystore: {
       kind: store.kind,
@@ -93,7 +127,9 @@ export async function startServer(config: Config, opts: StartOptions): Promise<R
 
   return {
     encryptor: { host: config.host, port },
+    peer: { host: config.host, port: peerPort },
     reload() {
+      peerClient?.reload();
       if (!psk) return true;
       try {
         log.info('psk reloaded', { identities: psk.reload() });
@@ -105,8 +141,9 @@ export async function startServer(config: Config, opts: StartOptions): Promise<R
       }
     },
     async close() {
-      await closeServer(enc.server);
+      await Promise.all([closeServer(enc.server), closeServer(peerServer)]);
       agreement.close();
+      kemKey.wipe();
       await store.close();
       psk?.close();
     },

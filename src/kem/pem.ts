@@ -63,12 +63,12 @@ function armor(der: Buffer, label: string): Buffer {
 function checkAlgorithm(algId: Buffer): void {
   const [oid, ...params] = readAll(algId);
   if (!oid || oid.tag !== TAG.OID) throw new KeyFileError('algorithm identifier has no OID');
-  if (params.length > 0) throw new KeyFileError('ML-KEM algorithm identifier must have no parameters');
   if (!oid.value.equals(OID_MLKEM1024)) {
     throw new KeyFileError(
       `not an ML-KEM-1024 key (algorithm OID ${oidText(oid.value)}, expected 2.16.840.1.101.3.4.4.3)`,
     );
   }
+  if (params.length > 0) throw new KeyFileError('ML-KEM algorithm identifier must have no parameters');
 }
 
 function oidText(oid: Buffer): string {

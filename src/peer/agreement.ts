@@ -1,6 +1,6 @@
 // How GET /key obtains a key that the peer KP also holds (draft §2 step 2: "synchronizes the key
 // and keyId with KP Bob through an arbitrary protocol"). The ML-KEM-1024 exchange over mutual TLS
-// (design/peer-protocol.md) implements this; until it is configured, NoPeerLink answers 503.
+// (design/peer-protocol.md, peer/client.ts) implements it.
 
 import type { KeyId } from '../skip/key-id.js';
 import type { ResolvedRemote } from '../skip/remote-ids.js';
@@ -33,13 +33,4 @@ export class PeerRefusedError extends Error {
     super(`peer KP "${peer}" refused the key: ${reason}`);
     this.name = 'PeerRefusedError';
   }
-}
-
-export class NoPeerLink implements KeyAgreement {
-  agree(remote: ResolvedRemote): Promise<Buffer> {
-    return Promise.reject(
-      new PeerUnreachableError(remote.id, 'the peer key exchange is not available in this build'),
-    );
-  }
-  close(): void {}
 }

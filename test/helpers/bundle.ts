@@ -7,6 +7,7 @@ export const BUNDLE = resolve('dist/skip-server.js');
 export interface RunningKp {
   proc: ChildProcess;
   port: number;
+  peerPort: number;
   logs: Record<string, unknown>[];
   stderr: () => string;
   /** Resolves with the first log line whose event is `event` (and that passes `where`). */
@@ -36,10 +37,22 @@ export function runCli(
   });
 }
 
-export async function startKp(config: string, extraArgs: string[] = []): Promise<RunningKp> {
-  const proc = spawn(process.execPath, [BUNDLE, 'serve', '--config', config, ...extraArgs], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+export interface StartKpOptions {
+  /** The node binary to run the bundle with (default: this one). */
+  node?: string;
+  env?: Record<string, string>;
+  args?: string[];
+}
+
+export async function startKp(config: string, opts: StartKpOptions = {}): Promise<RunningKp> {
+  const proc = spawn(
+    opts.node ?? process.execPath,
+    [BUNDLE, 'serve', '--config', config, ...(opts.args ?? [])],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...opts.env },
+    },
+  );
   const logs: Record<string, unknown>[] = [];
   const waiters: {
     event: string;
@@ -79,9 +92,11 @@ export async function startKp(config: string, extraArgs: string[] = []): Promise
   };
   const started = await waitFor('started');
   const port = (started.encryptor as { port: number }).port;
+  const peerPort = (started.peer as { port: number }).port;
   return {
     proc,
     port,
+    peerPort,
     logs,
     stderr: () => err,
     waitFor,

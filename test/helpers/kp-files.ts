@@ -2,6 +2,9 @@
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { generateKeyFiles } from '../../src/kem/keygen.js';
+import { noble } from '../../src/kem/mlkem.js';
 import type { Pki } from './pki.js';
 import type { PskCreds } from './http-client.js';
 
@@ -15,9 +18,18 @@ export interface KpFiles {
 export function writeKpFiles(
   dir: string,
   pki: Pki,
-  opts: { name: string; peers: { id: string; port?: number }[]; port?: number; extra?: string },
+  opts: {
+    name: string;
+    peers: { id: string; port?: number }[];
+    port?: number;
+    mtlsPort?: number;
+    extra?: string;
+  },
 ): KpFiles {
   const leaf = pki.leaf(opts.name);
+  const kemPub = join(dir, `${opts.name}-kem_pub.pem`);
+  const kemPriv = join(dir, `${opts.name}-kem_priv.pem`);
+  if (!existsSync(kemPriv)) generateKeyFiles(kemPub, kemPriv, noble, false);
   const encryptor = { identity: `router-${opts.name}`, key: randomBytes(48).toString('hex') };
   const pskFile = join(dir, `${opts.name}-psk.txt`);
   writeFileSync(pskFile, `# test PSKs\n${encryptor.identity}:${encryptor.key}\n`, { mode: 0o600 });
@@ -37,8 +49,8 @@ ${remotes}algorithm: "PRF"
 default_key_size_bits: 256
 default_entropy_bits: 256
 keystore_path: "${join(dir, `${opts.name}-keystore.db`)}"
-kem_pub_key_path: "${join(dir, `${opts.name}-kem_pub.pem`)}"
-kem_priv_key_path: "${join(dir, `${opts.name}-kem_priv.pem`)}"
+kem_pub_key_path: "${kemPub}"
+kem_priv_key_path: "${kemPriv}"
 use_psk: true
 psk_file: "${pskFile}"
 psk_identity: "${opts.name}"
@@ -48,7 +60,7 @@ keyfile: "${leaf.key}"
 cafile: "${pki.ca}"
 host: "127.0.0.1"
 port: ${opts.port ?? 0}
-mtls_port: 0
+mtls_port: ${opts.mtlsPort ?? 0}
 ${opts.extra ?? ''}`,
   );
   return { dir, config, pskFile, encryptor };

@@ -1,0 +1,174 @@
+// The peer client behind GET /key (design/peer-protocol.md, steps 2-6): encapsulate to the
+// peer's ML-KEM-1024 key, POST over mutual TLS on a kept-alive connection, and return the key
+// only after the peer's 200. Any failure leaves no key here; the caller answers 503 or 502.
+
+import { request, Agent } from 'node:https';
+import { isIP } from 'node:net';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
+import { errorCode, errorMessage } from '../errors.js';
+import { loadPublicKey } from '../kem/keys.js';
+import type { KemBackend, PreparedPublic } from '../kem/mlkem.js';
+import { clip, type Logger } from '../log.js';
+import type { KeyId } from '../skip/key-id.js';
+import type { ResolvedRemote } from '../skip/remote-ids.js';
+import type { TlsMaterial } from '../tls/files.js';
+import { certMatches } from '../tls/identity.js';
+import { PeerRefusedError, PeerUnreachableError, type KeyAgreement } from './agreement.js';
+import { EXCHANGE_PATH, confirmTag, exchangeBody } from './protocol.js';
+import { PEER_SUITES } from './server.js';
+
+export interface PeerClientOptions {
+  localSystemId: string;
+  material: TlsMaterial;
+  kem: KemBackend;
+  log: Logger;
+  /** Whole exchange, connect to answer. */
+  timeoutMs?: number;
+  /** Kept-alive connections per peer. */
+  maxSockets?: number;
+}
+
+/** Peer public keys cached by path; bounded so a glob entry with thousands of spokes stays small. */
+const MAX_CACHED_KEYS = 4_096;
+
+export class PeerClient implements KeyAgreement {
+  private readonly agents = new Map<string, Agent>();
+  private readonly keys = new Map<string, PreparedPublic>();
+
+  constructor(private readonly o: PeerClientOptions) {}
+
+  async agree(remote: ResolvedRemote, keyId: KeyId, bytes: number): Promise<Buffer> {
+    let peerKey: PreparedPublic;
+    try {
+      peerKey = this.publicKey(remote.pubkeyPath);
+    } catch (e) {
+      throw new PeerUnreachableError(remote.id, `its ML-KEM public key cannot be loaded: ${errorMessage(e)}`);
+    }
+    const { ciphertext, sharedSecret } = peerKey.encapsulate();
+    try {
+      const lengthBits = bytes * 8;
+      const confirm = confirmTag(sharedSecret, {
+        sender: this.o.localSystemId,
+        receiver: remote.id,
+        keyId,
+        lengthBits,
+        ciphertext,
+      });
+      const body = exchangeBody({ systemId: this.o.localSystemId, keyId, lengthBits, ciphertext, confirm });
+      const started = performance.now();
+      await this.post(remote, body);
+      this.o.log.debug('peer exchange', {
+        keyId,
+        peer: remote.id,
+        ms: Math.round(performance.now() - started),
+      });
+      return Buffer.from(sharedSecret.subarray(0, bytes));
+    } finally {
+      sharedSecret.fill(0);
+    }
+  }
+
+  /** SIGHUP: peer public keys are read again on next use. */
+  reload(): void {
+    this.keys.clear();
+  }
+
+  close(): void {
+    for (const a of this.agents.values()) a.destroy();
+    this.agents.clear();
+  }
+
+  private publicKey(path: string): PreparedPublic {
+    let key = this.keys.get(path);
+    if (!key) {
+      key = loadPublicKey(path, this.o.kem);
+      if (this.keys.size >= MAX_CACHED_KEYS) this.keys.delete(this.keys.keys().next().value!);
+      this.keys.set(path, key);
+    }
+    return key;
+  }
+
+  private agent(remote: ResolvedRemote): Agent {
+    const name = `${remote.id}|${remote.ip}|${remote.mtlsPort}`;
+    let agent = this.agents.get(name);
+    if (!agent) {
+      const { cert, key, ca } = this.o.material;
+      agent = new Agent({
+        keepAlive: true,
+        maxSockets: this.o.maxSockets ?? 32,
+        maxFreeSockets: this.o.maxSockets ?? 32,
+        // Close idle sockets before the peer does (its keep-alive timeout is 5 s).
+        timeout: 4_000,
+        cert,
+        key,
+        ca,
+        minVersion: 'TLSv1.2',
+        ciphers: PEER_SUITES.join(':'),
+        // The peer's certificate must name the configured address, or one of the identities
+        // allowed for this peer (its id by default).
+        checkServerIdentity: (host: string, peerCert: PeerCertificate) =>
+          certMatches(peerCert, remote.clientIdentities) ? undefined : checkServerIdentity(host, peerCert),
+      });
+      this.agents.set(name, agent);
+    }
+    return agent;
+  }
+
+  private post(remote: ResolvedRemote, body: string, retried = false): Promise<void> {
+    const timeoutMs = this.o.timeoutMs ?? 5_000;
+    const where = `${isIP(remote.ip) === 6 ? `[${remote.ip}]` : remote.ip}:${remote.mtlsPort}`;
+    return new Promise<void>((resolve, reject) => {
+      const req = request(
+        {
+          host: remote.ip,
+          port: remote.mtlsPort,
+          method: 'POST',
+          path: EXCHANGE_PATH,
+          agent: this.agent(remote),
+          ...(isIP(remote.ip) === 0 && { servername: remote.ip }),
+          headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) },
+        },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => {
+            if (text.length < 4_096) text += d;
+          });
+          res.on('end', () => {
+            clearTimeout(timer);
+            if (res.statusCode === 200) return resolve();
+            // A retry after a dropped kept-alive socket: 409 means our first attempt arrived.
+            if (res.statusCode === 409 && retried) return resolve();
+            reject(
+              new PeerRefusedError(remote.id, `HTTP ${res.statusCode} from ${where}: ${detailOf(text)}`),
+            );
+          });
+          res.on('error', (e) => reject(new PeerUnreachableError(remote.id, `${where}: ${errorMessage(e)}`)));
+        },
+      );
+      const timer = setTimeout(
+        () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })),
+        timeoutMs,
+      );
+      req.on('error', (e) => {
+        clearTimeout(timer);
+        if (!retried && req.reusedSocket && errorCode(e) === 'ECONNRESET') {
+          this.post(remote, body, true).then(resolve, reject);
+          return;
+        }
+        reject(new PeerUnreachableError(remote.id, `${where}: ${errorCode(e) ?? errorMessage(e)}`));
+      });
+      req.end(body);
+    });
+  }
+}
+
+function detailOf(text: string): string {
+  try {
+    const j = JSON.parse(text) as { detail?: unknown };
+    if (typeof j.detail === 'string') return clip(j.detail, 200);
+  } catch {
+    // not JSON
+  }
+  return clip(text.trim(), 200) || '(no body)';
+}

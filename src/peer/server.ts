@@ -1,0 +1,174 @@
+// The peer listener (mtls_port, default 8443): POST /key-exchange only, over mutual TLS with
+// certificates from `cafile` (design/peer-protocol.md, steps 4-5). It never serves /key.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:https';
+import type { TLSSocket } from 'node:tls';
+import { errorMessage } from '../errors.js';
+import { errorReply, send, type Reply } from '../http/respond.js';
+import { HttpError } from '../errors.js';
+import { DuplicateKeyIdError, type KeyStore } from '../keystore/types.js';
+import type { PreparedPrivate } from '../kem/mlkem.js';
+import { clip, type Logger } from '../log.js';
+import type { RemoteDirectory } from '../skip/remote-ids.js';
+import type { TlsMaterial } from '../tls/files.js';
+import { certIdentities, certMatches } from '../tls/identity.js';
+import type { Limits } from '../tls/listeners.js';
+import {
+  EXCHANGE_PATH,
+  MAX_EXCHANGE_BODY_BYTES,
+  confirmMatches,
+  confirmTag,
+  parseExchange,
+  successBody,
+} from './protocol.js';
+
+/** Peer link suites: forward-secret AEAD only; TLS 1.3 as OpenSSL offers it. */
+export const PEER_SUITES = [
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'TLS_AES_128_GCM_SHA256',
+] as const;
+
+export interface PeerServerDeps {
+  localSystemId: string;
+  remotes: RemoteDirectory;
+  store: KeyStore;
+  kemKey: PreparedPrivate;
+  material: TlsMaterial;
+  limits: Limits;
+  log: Logger;
+}
+
+export function createPeerServer(deps: PeerServerDeps): Server {
+  const { material, limits, log } = deps;
+  const server = createServer({
+    cert: material.cert,
+    key: material.key,
+    ca: material.ca,
+    requestCert: true,
+    rejectUnauthorized: true,
+    minVersion: 'TLSv1.2',
+    ciphers: PEER_SUITES.join(':'),
+    honorCipherOrder: true,
+    handshakeTimeout: limits.handshakeTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    headersTimeout: limits.headersTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    connectionsCheckingInterval: limits.timeoutCheckMs,
+    maxHeaderSize: limits.maxHeaderBytes,
+  });
+  server.maxConnections = limits.maxConnections;
+  server.setTimeout(limits.idleTimeoutMs);
+  server.on('tlsClientError', (err: Error & { code?: string }, socket: TLSSocket) => {
+    log.warn('peer tls handshake refused', { peer: socket.remoteAddress, reason: err.code ?? err.message });
+  });
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const started = performance.now();
+    res.on('finish', () =>
+      log.info('peer request', {
+        method: clip(req.method ?? '', 16),
+        path: clip(req.url ?? '', 120),
+        status: res.statusCode,
+        ms: Math.round((performance.now() - started) * 10) / 10,
+        certificate: clip(certIdentities((req.socket as TLSSocket).getPeerCertificate())[0] ?? '', 128),
+      }),
+    );
+    handle(req, deps).then(
+      (reply) => send(res, reply),
+      (e: unknown) => send(res, errorReply(e, log, 'peer request failed')),
+    );
+  });
+  return server;
+}
+
+async function handle(req: IncomingMessage, deps: PeerServerDeps): Promise<Reply> {
+  if ((req.url ?? '').split('?')[0] !== EXCHANGE_PATH) throw new HttpError(404, 'Not Found');
+  if (req.method !== 'POST') throw new HttpError(405, 'Method Not Allowed', { Allow: 'POST' });
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/json') throw new HttpError(415, 'Content-Type must be application/json');
+  const raw = await readBody(req, MAX_EXCHANGE_BODY_BYTES);
+  let json: unknown;
+  try {
+    json = JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw new HttpError(400, 'body is not valid JSON');
+  }
+  const parsed = parseExchange(json);
+  if (!parsed.ok) throw new HttpError(400, parsed.detail);
+  const x = parsed.value;
+
+  const remote = deps.remotes.resolve(x.systemId);
+  const cert = (req.socket as TLSSocket).getPeerCertificate();
+  if (!remote || !certMatches(cert, remote.clientIdentities)) {
+    deps.log.warn('peer identity refused', {
+      claimed: x.systemId,
+      known: remote !== undefined,
+      certificate: certIdentities(cert).slice(0, 8),
+    });
+    throw new HttpError(403, `certificate is not allowed to speak for system_id "${clip(x.systemId, 64)}"`);
+  }
+
+  const secret = deps.kemKey.decapsulate(x.ciphertext);
+  const key = Buffer.from(secret.subarray(0, x.lengthBits / 8));
+  try {
+    if (x.confirm) {
+      const expected = confirmTag(secret, {
+        sender: x.systemId,
+        receiver: deps.localSystemId,
+        keyId: x.keyId,
+        lengthBits: x.lengthBits,
+        ciphertext: x.ciphertext,
+      });
+      if (!confirmMatches(expected, x.confirm)) {
+        deps.log.warn('key confirmation failed', { keyId: x.keyId, from: remote.id });
+        throw new HttpError(400, 'key confirmation failed: ciphertext or fields altered, or wrong KEM key');
+      }
+    }
+    try {
+      await deps.store.put(x.keyId, key, remote.id);
+    } catch (e) {
+      if (e instanceof DuplicateKeyIdError) throw new HttpError(409, `keyId ${x.keyId} is already held`);
+      deps.log.error('keystore put failed', { keyId: x.keyId, from: remote.id, error: errorMessage(e) });
+      throw new HttpError(500, 'could not store the key');
+    }
+    deps.log.info('key received', {
+      keyId: x.keyId,
+      from: remote.id,
+      bits: x.lengthBits,
+      confirmed: x.confirm !== undefined,
+    });
+    return { status: 200, body: successBody(x.keyId) };
+  } finally {
+    secret.fill(0);
+    key.fill(0);
+  }
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  if (declared > limit) {
+    return Promise.reject(new HttpError(413, `body larger than ${limit} bytes`, { Connection: 'close' }));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        reject(new HttpError(413, `body larger than ${limit} bytes`, { Connection: 'close' }));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}

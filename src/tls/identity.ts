@@ -1,0 +1,23 @@
+// Identities a peer certificate vouches for: its subject CN and every subjectAltName value
+// (DNS names, IP addresses, URIs), compared exactly (DNS names case-insensitively).
+
+import type { PeerCertificate } from 'node:tls';
+
+export function certIdentities(cert: PeerCertificate | undefined): string[] {
+  if (!cert || Object.keys(cert).length === 0) return [];
+  const out: string[] = [];
+  const cn = cert.subject?.CN;
+  if (Array.isArray(cn)) out.push(...cn);
+  else if (typeof cn === 'string') out.push(cn);
+  for (const part of (cert.subjectaltname ?? '').split(', ')) {
+    const colon = part.indexOf(':');
+    if (colon > 0) out.push(part.slice(colon + 1));
+  }
+  return out;
+}
+
+/** True when any allowed identity is among the certificate's. */
+export function certMatches(cert: PeerCertificate | undefined, allowed: readonly string[]): boolean {
+  const have = new Set(certIdentities(cert).map((s) => s.toLowerCase()));
+  return allowed.some((a) => have.has(a.toLowerCase()));
+}

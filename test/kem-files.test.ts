@@ -1,0 +1,169 @@
+// ML-KEM-1024 key files: OpenSSL 3.5's three private key forms, interop with OpenSSL 3.5 itself
+// (under Node 24, run.mjs runs this file again), broken files, and `skip-server keygen`.
+import assert from 'node:assert/strict';
+import * as nodeCrypto from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { ConfigError } from '../src/errors.js';
+import { loadPrivateKey, readPublicKeyFile } from '../src/kem/keys.js';
+import { native, noble } from '../src/kem/mlkem.js';
+import { encodePrivatePem, encodePublicPem, spkiDer, type PrivateForm } from '../src/kem/pem.js';
+import { runCli } from './helpers/bundle.js';
+import { tempDir } from './helpers/tmp.js';
+
+const FORMS: PrivateForm[] = ['seed', 'expanded', 'both'];
+const OPENSSL_PRIV = 'test/fixtures/test-only-mlkem1024-openssl-3.5.8-priv.pem';
+const OPENSSL_PUB = 'test/fixtures/test-only-mlkem1024-openssl-3.5.8-pub.pem';
+
+function problem(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof ConfigError) return e.message;
+    throw e;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+describe('ML-KEM-1024 key files', () => {
+  it('loads all three private key forms and checks the public key is the pair', (t) => {
+    const dir = tempDir(t);
+    const seed = randomBytes(64);
+    const { ek, dk } = noble.keygen(seed);
+    const pub = join(dir, 'pub.pem');
+    writeFileSync(pub, encodePublicPem(ek));
+    assert.ok(readPublicKeyFile(pub).equals(ek));
+    for (const form of FORMS) {
+      const file = join(dir, `${form}.pem`);
+      writeFileSync(file, encodePrivatePem({ seed, expanded: dk }, form));
+      assert.ok(loadPrivateKey(file, noble, pub).ek.equals(ek), form);
+    }
+    const other = join(dir, 'other.pem');
+    writeFileSync(other, encodePublicPem(noble.keygen(randomBytes(64)).ek));
+    assert.match(
+      problem(() => loadPrivateKey(join(dir, 'both.pem'), noble, other)),
+      /other\.pem: this public key is not the pair/,
+    );
+  });
+
+  it('loads a key pair that OpenSSL 3.5.8 wrote (committed test fixture)', () => {
+    const priv = loadPrivateKey(OPENSSL_PRIV, noble, OPENSSL_PUB);
+    assert.equal(priv.ek.length, 1568);
+  });
+
+  it('interoperates with OpenSSL 3.5 in both directions (Node 24 only)', (t) => {
+    const kem = native();
+    if (!kem)
+      return t.skip('needs OpenSSL 3.5 through Node >= 24.7; run.mjs runs this file again under Node 24');
+    const dir = tempDir(t);
+    // OpenSSL's own key, as `openssl genpkey -algorithm ML-KEM-1024` would write it.
+    const made = nodeCrypto.generateKeyPairSync('ml-kem-1024' as 'x25519');
+    writeFileSync(join(dir, 'o-priv.pem'), made.privateKey.export({ format: 'pem', type: 'pkcs8' }));
+    writeFileSync(join(dir, 'o-pub.pem'), made.publicKey.export({ format: 'pem', type: 'spki' }));
+    for (const k of [noble, kem]) loadPrivateKey(join(dir, 'o-priv.pem'), k, join(dir, 'o-pub.pem'));
+    // Our files, in each form, read by OpenSSL.
+    const seed = randomBytes(64);
+    const { ek, dk } = noble.keygen(seed);
+    const spki = nodeCrypto.createPublicKey(encodePublicPem(ek)).export({ format: 'der', type: 'spki' });
+    assert.ok(spki.subarray(spki.length - 1568).equals(ek));
+    for (const form of FORMS) {
+      const key = nodeCrypto.createPrivateKey(encodePrivatePem({ seed, expanded: dk }, form));
+      const pub = nodeCrypto.createPublicKey(key).export({ format: 'der', type: 'spki' });
+      assert.ok(pub.subarray(pub.length - 1568).equals(ek), `OpenSSL read our "${form}" form`);
+    }
+  });
+
+  it('names the file and the fault for broken, foreign or mismatched key files', (t) => {
+    const dir = tempDir(t);
+    const seed = randomBytes(64);
+    const { ek, dk } = noble.keygen(seed);
+    const good = encodePrivatePem({ seed, expanded: dk }, 'both').toString();
+    const write = (name: string, text: string | Buffer): string => {
+      const f = join(dir, name);
+      writeFileSync(f, text);
+      return f;
+    };
+    const ec = nodeCrypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const cases: [string, () => unknown, RegExp][] = [
+      [
+        'missing',
+        () => loadPrivateKey(join(dir, 'nope.pem'), noble),
+        /nope\.pem: cannot read ML-KEM-1024 private key \(ENOENT\)/,
+      ],
+      [
+        'truncated',
+        () => loadPrivateKey(write('cut.pem', good.slice(0, good.length / 2)), noble),
+        /cut\.pem: .*no END line/,
+      ],
+      [
+        'garbage base64',
+        () =>
+          loadPrivateKey(
+            write('junk.pem', '-----BEGIN PRIVATE KEY-----\n!!!!\n-----END PRIVATE KEY-----\n'),
+            noble,
+          ),
+        /junk\.pem: .*not valid base64/,
+      ],
+      [
+        'EC key',
+        () => loadPrivateKey(write('ec.pem', ec.privateKey.export({ format: 'pem', type: 'pkcs8' })), noble),
+        /ec\.pem: .*not an ML-KEM-1024 key \(algorithm OID 1\.2\.840\.10045\.2\.1/,
+      ],
+      [
+        'public where private expected',
+        () => loadPrivateKey(write('pub-as-priv.pem', encodePublicPem(ek)), noble),
+        /expected a "PRIVATE KEY" PEM block, found "PUBLIC KEY"/,
+      ],
+      [
+        'short public key',
+        () => {
+          const short = spkiDer(ek.subarray(1)).toString('base64');
+          return readPublicKeyFile(
+            write('short.pem', `-----BEGIN PUBLIC KEY-----\n${short}\n-----END PUBLIC KEY-----\n`),
+          );
+        },
+        /short\.pem: .*public key is 1567 bytes/,
+      ],
+      [
+        'seed and expanded disagree',
+        () =>
+          loadPrivateKey(
+            write('mix.pem', encodePrivatePem({ seed, expanded: noble.keygen(randomBytes(64)).dk }, 'both')),
+            noble,
+          ),
+        /mix\.pem: .*do not belong together/,
+      ],
+      [
+        'corrupt expanded key',
+        () => {
+          const bad = Buffer.from(dk);
+          bad[3120]! ^= 1;
+          return loadPrivateKey(write('corrupt.pem', encodePrivatePem({ expanded: bad }, 'expanded')), noble);
+        },
+        /corrupt\.pem: .*fails the FIPS 203 hash check/,
+      ],
+    ];
+    for (const [name, fn, re] of cases) assert.match(problem(fn), re, name);
+    assert.ok(!problem(cases[1]![1]).includes(good.slice(40, 80)), 'key material in an error');
+  });
+
+  it('skip-server keygen writes a 0600 private key, refuses to overwrite, and --force replaces', async (t) => {
+    const dir = tempDir(t);
+    const [pub, priv] = [join(dir, 'kem_pub.pem'), join(dir, 'kem_priv.pem')];
+    const first = await runCli(['keygen', '--pub', pub, '--priv', priv]);
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(statSync(priv).mode & 0o777, 0o600);
+    assert.match(readFileSync(priv, 'utf8'), /^-----BEGIN PRIVATE KEY-----\n/);
+    const ek = loadPrivateKey(priv, noble, pub).ek;
+    const again = await runCli(['keygen', '--pub', pub, '--priv', priv]);
+    assert.equal(again.code, 3);
+    assert.match(again.stderr, /kem_priv\.pem: exists; use --force/);
+    assert.ok(loadPrivateKey(priv, noble, pub).ek.equals(ek), 'refused run changed the key');
+    const forced = await runCli(['keygen', '--pub', pub, '--priv', priv, '--force']);
+    assert.equal(forced.code, 0);
+    assert.ok(!loadPrivateKey(priv, noble, pub).ek.equals(ek));
+    assert.equal((await runCli(['keygen', '--pub', pub])).code, 2);
+  });
+});
