@@ -10,6 +10,7 @@ import { loadTlsMaterial } from './tls/files.js';
 import { readPskFile } from './tls/psk.js';
 import { VERSION } from './version.js';
 import { generateKeyFiles } from './kem/keygen.js';
+import { runLab } from './lab.js';
 import { loadPrivateKey, readPublicKeyFile } from './kem/keys.js';
 import { selectBackend, type KemBackend } from './kem/mlkem.js';
 
@@ -22,6 +23,7 @@ Usage:
   skip-server --config FILE [--host ADDR] [--port PORT]     same as serve (the reference's form)
   skip-server check-config --config FILE
   skip-server keygen --pub FILE --priv FILE [--force]
+  skip-server lab [--dir DIR] [--base-port N]
   skip-server --help | --version
 
 Commands:
@@ -31,6 +33,9 @@ Commands:
                  names, print a summary, and exit.
   keygen         Write a new ML-KEM-1024 key pair (PEM, as OpenSSL 3.5 writes it; private key
                  mode 0600). Refuses to replace existing files unless --force.
+  lab            Development: run KPs alice and bob on loopback with generated secrets in DIR
+                 (default ./lab, created on first run, reused after; needs the openssl command)
+                 and print the openssl s_client lines that play their encryptors.
 
 Options:
   -c, --config FILE   skip.yaml (reference Python Key Provider format; see config/skip.yaml.example)
@@ -39,6 +44,9 @@ Options:
       --pub FILE      keygen: where to write the public key (give it to the peer KPs)
       --priv FILE     keygen: where to write the private key (keep it on this KP only)
       --force         keygen: replace existing files
+      --dir DIR       lab: the lab folder (default ./lab)
+      --base-port N   lab: alice listens on N (encryptors) and N+1 (peers), bob on N+1000, N+1001
+                      (default 10443)
   -h, --help          this text
   -v, --version       print the version
 
@@ -72,6 +80,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         pub: { type: 'string' },
         priv: { type: 'string' },
         force: { type: 'boolean' },
+        dir: { type: 'string' },
+        'base-port': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -89,7 +99,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     EXIT.usage
   );
   if (positionals.length > 1) return usage(`unexpected argument "${positionals[1]}"`);
-  if (!['serve', 'check-config', 'keygen'].includes(command)) return usage(`unknown command "${command}"`);
+  if (!['serve', 'check-config', 'keygen', 'lab'].includes(command))
+    return usage(`unknown command "${command}"`);
   let kem: KemBackend;
   try {
     kem = kemFromEnv(process.env.SKIP_KEM_BACKEND);
@@ -108,6 +119,17 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     }
     io.out(`wrote ML-KEM-1024 public key ${values.pub} and private key ${values.priv} (mode 0600)\n`);
     return EXIT.ok;
+  }
+  if (command === 'lab') {
+    const base = Number(values['base-port'] ?? 10443);
+    if (!Number.isInteger(base) || base < 1024 || base > 64000)
+      return usage('--base-port must be a number from 1024 to 64000');
+    try {
+      return await runLab({ dir: values.dir ?? 'lab', basePort: base, kem, out: io.out });
+    } catch (e) {
+      if (e instanceof ConfigError) return (io.err(`skip-server: ${e.message}\n`), EXIT.config);
+      throw e;
+    }
   }
   if (values.config === undefined) return usage(`${command} needs --config FILE`);
   let port: number | undefined;

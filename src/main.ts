@@ -1,5 +1,7 @@
 // Entry point of the bundle and the executable: run the CLI, wire signals for `serve`.
-// Signal handlers go in before anything listens: SIGHUP's default action would kill the process.
+// SIGHUP's handler goes in before anything listens (its default action would kill the process);
+// SIGTERM/SIGINT stop the server gracefully once it serves (before that, their default applies;
+// `lab` handles them itself).
 
 import { EXIT, runCli } from './cli.js';
 import { errorMessage } from './errors.js';
@@ -9,32 +11,31 @@ const out = (s: string): void => void process.stdout.write(s);
 const err = (s: string): void => void process.stderr.write(s);
 
 let server: RunningServer | undefined;
-let stopping = false;
-
-process.on('SIGHUP', () => void server?.reload());
-const stop = (signal: string): void => {
-  if (stopping) return;
-  stopping = true;
-  err(`skip-server: ${signal}, stopping\n`);
-  if (!server) process.exit(EXIT.ok);
-  server.close().then(
-    () => process.exit(EXIT.ok),
-    () => process.exit(EXIT.runtime),
-  );
-};
-process.on('SIGTERM', () => stop('SIGTERM'));
-process.on('SIGINT', () => stop('SIGINT'));
+const onHup = (): void => void server?.reload();
+process.on('SIGHUP', onHup);
 
 runCli(process.argv.slice(2), {
   out,
   err,
   onServing(running) {
     server = running;
+    let stopping = false;
+    const stop = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
+      err(`skip-server: ${signal}, stopping\n`);
+      running.close().then(
+        () => process.exit(EXIT.ok),
+        () => process.exit(EXIT.runtime),
+      );
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
   },
 }).then(
   (code) => {
     process.exitCode = code;
-    if (!server) process.removeAllListeners('SIGHUP');
+    if (!server) process.off('SIGHUP', onHup);
   },
   (e: unknown) => {
     err(`skip-server: unexpected failure: ${errorMessage(e)}\n`);

@@ -1,0 +1,196 @@
+// `skip-server lab --dir D`: a working pair of Key Providers, alice and bob, on loopback with
+// generated development secrets, and the `openssl s_client` lines to play both encryptors.
+// The first run creates D (CA and certificates via the openssl command, PSKs, ML-KEM pairs,
+// two skip.yaml); later runs reuse it. Development only: every secret sits in D.
+
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { ConfigError, errorMessage } from './errors.js';
+import { generateKeyFiles } from './kem/keygen.js';
+import type { KemBackend } from './kem/mlkem.js';
+
+export interface LabOptions {
+  dir: string;
+  /** alice: base (encryptors), base+1 (peers); bob: base+1000, base+1001. */
+  basePort: number;
+  kem: KemBackend;
+  out: (s: string) => void;
+}
+
+const NAMES = ['alice', 'bob'] as const;
+type Name = (typeof NAMES)[number];
+
+function ports(base: number, name: Name): { port: number; mtls: number } {
+  const o = name === 'alice' ? 0 : 1000;
+  return { port: base + o, mtls: base + o + 1 };
+}
+
+function openssl(args: string[], cwd: string): void {
+  try {
+    execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (e) {
+    throw new ConfigError([
+      `the lab needs the openssl command for its CA and certificates: ${errorMessage(e).split('\n')[0]}`,
+    ]);
+  }
+}
+
+/** Creates the lab folder unless it exists; returns the config file of each KP. */
+export function ensureLab(dir: string, basePort: number, kem: KemBackend): Record<Name, string> {
+  const root = resolve(dir);
+  const configs = { alice: join(root, 'alice', 'skip.yaml'), bob: join(root, 'bob', 'skip.yaml') };
+  if (existsSync(configs.alice) && existsSync(configs.bob)) return configs;
+  const ca = join(root, 'ca');
+  mkdirSync(ca, { recursive: true, mode: 0o700 });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+  openssl(
+    [
+      'req',
+      '-x509',
+      ...ec,
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.pem',
+      '-days',
+      '825',
+      '-subj',
+      '/CN=skip-server lab CA',
+    ],
+    ca,
+  );
+  for (const name of NAMES) {
+    const d = join(root, name);
+    mkdirSync(d, { recursive: true, mode: 0o700 });
+    writeFileSync(
+      join(d, 'san.ext'),
+      `subjectAltName=DNS:${name},DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n`,
+    );
+    openssl(['req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`], d);
+    openssl(
+      [
+        'x509',
+        '-req',
+        '-in',
+        `${name}.csr`,
+        '-CA',
+        join(ca, 'ca.pem'),
+        '-CAkey',
+        join(ca, 'ca.key'),
+        '-CAcreateserial',
+        '-out',
+        `${name}.pem`,
+        '-days',
+        '825',
+        '-extfile',
+        'san.ext',
+      ],
+      d,
+    );
+    writeFileSync(
+      join(d, 'psk.txt'),
+      `# encryptor ${name}: identity:hexkey\nrouter-${name}:${randomBytes(48).toString('hex')}\n`,
+      { mode: 0o600 },
+    );
+    generateKeyFiles(join(d, 'kem_pub.pem'), join(d, 'kem_priv.pem'), kem, true);
+  }
+  for (const name of NAMES) {
+    const peer: Name = name === 'alice' ? 'bob' : 'alice';
+    const d = join(root, name);
+    copyFileSync(join(root, peer, 'kem_pub.pem'), join(d, `${peer}_kem_pub.pem`));
+    const me = ports(basePort, name);
+    writeFileSync(
+      configs[name],
+      `---
+# skip-server lab: KP ${name}. Development secrets only.
+localSystemID: "${name}"
+remoteSystems:
+  - id: "${peer}"
+    ip: "127.0.0.1"
+    mtls_port: ${ports(basePort, peer).mtls}
+    pubkey_path: "${join(d, `${peer}_kem_pub.pem`)}"
+algorithm: "PRF"
+default_key_size_bits: 256
+default_entropy_bits: 256
+keystore_path: "${join(d, 'keystore.db')}"
+kem_pub_key_path: "${join(d, 'kem_pub.pem')}"
+kem_priv_key_path: "${join(d, 'kem_priv.pem')}"
+use_psk: true
+psk_file: "${join(d, 'psk.txt')}"
+psk_identity: "${name}"
+use_ssl: true
+certfile: "${join(d, `${name}.pem`)}"
+keyfile: "${join(d, `${name}.key`)}"
+cafile: "${join(ca, 'ca.pem')}"
+host: "127.0.0.1"
+port: ${me.port}
+mtls_port: ${me.mtls}
+`,
+    );
+  }
+  return configs;
+}
+
+/** Runs both KPs as child processes until SIGINT/SIGTERM; resolves with the exit code. */
+export async function runLab(o: LabOptions): Promise<number> {
+  const configs = ensureLab(o.dir, o.basePort, o.kem);
+  const script = process.argv[1]!;
+  const children: ChildProcess[] = [];
+  const started = NAMES.map(
+    (name) =>
+      new Promise<void>((ready, fail) => {
+        const child = spawn(process.execPath, [script, 'serve', '--config', configs[name]], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        children.push(child);
+        let buf = '';
+        child.stdout.on('data', (d: Buffer) => {
+          buf += d.toString();
+          let nl;
+          while ((nl = buf.indexOf('\n')) >= 0) {
+            const line = buf.slice(0, nl);
+            buf = buf.slice(nl + 1);
+            o.out(`[${name}] ${line}\n`);
+            if (line.includes('"event":"started"')) ready();
+          }
+        });
+        child.stderr.on('data', (d: Buffer) => o.out(`[${name}] ${d.toString()}`));
+        child.on('exit', (code) => fail(new Error(`KP ${name} exited (${code}) before it started`)));
+      }),
+  );
+  const stop = (): void => children.forEach((c) => c.kill('SIGTERM'));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    await Promise.all(started);
+  } catch (e) {
+    stop();
+    throw new ConfigError([errorMessage(e)]);
+  }
+  o.out(instructions(resolve(o.dir), o.basePort));
+  await Promise.all(
+    children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.on('exit', r)))),
+  );
+  return 0;
+}
+
+function instructions(dir: string, base: number): string {
+  const line = (name: Name, path: string): string =>
+    `printf 'GET ${path} HTTP/1.1\\r\\nHost: ${name}\\r\\nConnection: close\\r\\n\\r\\n' | ` +
+    `openssl s_client -quiet -connect 127.0.0.1:${ports(base, name).port} -tls1_2 -cipher PSK-AES256-GCM-SHA384 ` +
+    `-psk_identity router-${name} -psk "$(grep -v '^#' ${dir}/${name}/psk.txt | cut -d: -f2)"`;
+  return `
+skip-server lab is up: KP alice on 127.0.0.1:${ports(base, 'alice').port}, KP bob on 127.0.0.1:${ports(base, 'bob').port} (lab in ${dir}).
+Play encryptor alice (a new key shared with bob; note its keyId):
+
+  ${line('alice', '/key?remoteSystemID=bob')}
+
+Play encryptor bob (the same key, once), putting alice's keyId in place of KEYID:
+
+  ${line('bob', '/key/KEYID?remoteSystemID=alice')}
+
+Ctrl-C stops both.
+`;
+}
