@@ -53,6 +53,11 @@ interface Field {
   range?: { min: number; max: number };
 }
 
+/** Every top-level key, for documentation tests. */
+export const CONFIG_KEYS = (): string[] => Object.keys(TOP);
+/** Every key of a remoteSystems entry. */
+export const REMOTE_KEYS = (): string[] => Object.keys(REMOTE);
+
 const TOP: Record<string, Field | 'remotes'> = {
   localSystemID: { kind: 'string', required: true },
   remoteSystems: 'remotes',

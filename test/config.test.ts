@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseConfig, suggest } from '../src/config.js';
+import { readFileSync } from 'node:fs';
+import { CONFIG_KEYS, REMOTE_KEYS, parseConfig, suggest } from '../src/config.js';
 import { ConfigError } from '../src/errors.js';
 
 // The example from the reference Python Key Provider's README, unchanged.
@@ -123,6 +124,13 @@ describe('config', () => {
       problems(REFERENCE.replace('ip: "172.31.255.2"', 'ip: "{id}.lab"')).join(),
       /uses \{id\} but its id/,
     );
+  });
+
+  it('config/skip.yaml.example parses and documents every key', () => {
+    const text = readFileSync('config/skip.yaml.example', 'utf8');
+    parseConfig(text, 'skip.yaml.example');
+    for (const key of [...CONFIG_KEYS(), ...REMOTE_KEYS()])
+      assert.match(text, new RegExp(`^\\s*#?\\s*-?\\s*${key}:`, 'm'), key);
   });
 
   it('suggests only close keys', () => {

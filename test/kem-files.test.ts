@@ -10,7 +10,8 @@ import { ConfigError } from '../src/errors.js';
 import { loadPrivateKey, readPublicKeyFile } from '../src/kem/keys.js';
 import { native, noble } from '../src/kem/mlkem.js';
 import { encodePrivatePem, encodePublicPem, spkiDer, type PrivateForm } from '../src/kem/pem.js';
-import { runCli } from './helpers/bundle.js';
+import { spawnSync } from 'node:child_process';
+import { BUNDLE, runCli } from './helpers/bundle.js';
 import { tempDir } from './helpers/tmp.js';
 
 const FORMS: PrivateForm[] = ['seed', 'expanded', 'both'];
@@ -165,5 +166,21 @@ describe('ML-KEM-1024 key files', () => {
     assert.equal(forced.code, 0);
     assert.ok(!loadPrivateKey(priv, noble, pub).ek.equals(ek));
     assert.equal((await runCli(['keygen', '--pub', pub])).code, 2);
+  });
+
+  it("scripts/generate_mlkem_kp.sh keeps the reference's flags and calls keygen", (t) => {
+    const dir = tempDir(t);
+    const env = { ...process.env, SKIP_SERVER: `${process.execPath} ${BUNDLE}` };
+    const run = (...args: string[]) =>
+      spawnSync('bash', ['scripts/generate_mlkem_kp.sh', ...args], { env, encoding: 'utf8' });
+    const ok = run('-p', join(dir, 's/kem_pub.pem'), '-s', join(dir, 's/kem_priv.pem'));
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.equal(statSync(join(dir, 's/kem_priv.pem')).mode & 0o777, 0o600);
+    loadPrivateKey(join(dir, 's/kem_priv.pem'), noble, join(dir, 's/kem_pub.pem'));
+    assert.equal(run('-p', join(dir, 's/kem_pub.pem'), '-s', join(dir, 's/kem_priv.pem')).status, 3);
+    const missing = run('-p', join(dir, 'x.pem'));
+    assert.equal(missing.status, 2);
+    assert.match(missing.stderr, /both -p and -s are required/);
+    assert.match(run('-h').stdout, /Usage: generate_mlkem_kp\.sh -p PUBLIC_PEM -s PRIVATE_PEM/);
   });
 });
