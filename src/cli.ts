@@ -2,7 +2,10 @@
 //   0 success, 1 failure at run time, 2 bad usage, 3 invalid config or input file.
 
 import { parseArgs } from 'node:util';
-import { loadConfig } from './config.js';
+import { loadConfig, type Config } from './config.js';
+import { stat } from 'node:fs/promises';
+import { masterKeyFromEnv, newMasterKeyHex, wipeMasterKey } from './keystore/master-key.js';
+import { FileKeyStore } from './keystore/store.js';
 import { ConfigError, errorMessage } from './errors.js';
 import { createLogger } from './log.js';
 import { ListenError, startServer } from './server.js';
@@ -23,6 +26,8 @@ Usage:
   skip-server --config FILE [--host ADDR] [--port PORT]     same as serve (the reference's form)
   skip-server check-config --config FILE
   skip-server keygen --pub FILE --priv FILE [--force]
+  skip-server master-key
+  skip-server keystore stats --config FILE
   skip-server lab [--dir DIR] [--base-port N]
   skip-server --help | --version
 
@@ -30,9 +35,12 @@ Commands:
   serve          Run the Key Provider: the encryptor API over TLS-PSK (or certificates).
                  Logs are JSON lines on stdout. SIGHUP re-reads the PSK file; SIGTERM stops.
   check-config   Validate the config file and the PSK, certificate, CA and ML-KEM key files it
-                 names, print a summary, and exit.
+                 names, and the master key against the keystore if it exists; print a summary.
   keygen         Write a new ML-KEM-1024 key pair (PEM, as OpenSSL 3.5 writes it; private key
                  mode 0600). Refuses to replace existing files unless --force.
+  master-key     Print a new keystore master key (64 hex digits) for KEYSTORE_MASTER_KEY.
+  keystore stats Slots used and free, age of the oldest key, file size; never key material.
+                 Needs the master key; opens the keystore read-only.
   lab            Development: run KPs alice and bob on loopback with generated secrets in DIR
                  (default ./lab, created on first run, reused after; needs the openssl command)
                  and print the openssl s_client lines that play their encryptors.
@@ -51,7 +59,9 @@ Options:
   -v, --version       print the version
 
 Environment:
-  SKIP_KEM_BACKEND    ML-KEM implementation: auto (default: native when Node has it), native, noble
+  KEYSTORE_MASTER_KEY       keystore master key: 64 hex digits, or a passphrase (16+ characters)
+  KEYSTORE_MASTER_KEY_FILE  or a file holding it (systemd LoadCredential=, IOx data volume)
+  SKIP_KEM_BACKEND          ML-KEM implementation: auto (default: native when Node has it), native, noble
 
 Exit codes:
   0 success   1 failure at run time (e.g. port in use)   2 bad usage   3 invalid config or file
@@ -93,14 +103,19 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parsed;
   if (values.help) return (io.out(HELP), EXIT.ok);
   if (values.version) return (io.out(`${VERSION}\n`), EXIT.ok);
-  const command = positionals[0] ?? 'serve';
+  const command =
+    positionals[0] === 'keystore' && positionals[1] === 'stats'
+      ? 'keystore stats'
+      : (positionals[0] ?? 'serve');
+  if (command === 'keystore stats') positionals.splice(0, 2, 'keystore stats');
   const usage = (msg: string): number => (
     io.err(`skip-server: ${msg}\nRun "skip-server --help" for usage.\n`),
     EXIT.usage
   );
   if (positionals.length > 1) return usage(`unexpected argument "${positionals[1]}"`);
-  if (!['serve', 'check-config', 'keygen', 'lab'].includes(command))
-    return usage(`unknown command "${command}"`);
+  const commands = ['serve', 'check-config', 'keygen', 'lab', 'master-key', 'keystore stats'];
+  if (!commands.includes(command)) return usage(`unknown command "${command}"`);
+  if (command === 'master-key') return (io.out(`${newMasterKeyHex()}\n`), EXIT.ok);
   let kem: KemBackend;
   try {
     kem = kemFromEnv(process.env.SKIP_KEM_BACKEND);
@@ -143,8 +158,10 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     const config = loadConfig(values.config);
     if (values.host !== undefined) config.host = values.host;
     if (port !== undefined) config.port = port;
-    if (command === 'check-config') return checkConfig(config, kem, io.out);
-    const server = await startServer(config, { log: createLogger(), kem });
+    if (command === 'check-config') return await checkConfig(config, kem, io.out);
+    if (command === 'keystore stats') return await keystoreStats(config, io.out);
+    const masterKey = masterKeyFromEnv();
+    const server = await startServer(config, { log: createLogger(), kem, masterKey });
     io.onServing?.(server);
     return EXIT.ok;
   } catch (e) {
@@ -164,7 +181,32 @@ function kemFromEnv(value: string | undefined): KemBackend {
   throw new Error(`SKIP_KEM_BACKEND must be auto, native or noble, not "${value}"`);
 }
 
-function checkConfig(config: ReturnType<typeof loadConfig>, kem: KemBackend, out: Out): number {
+async function keystoreStats(config: Config, out: Out): Promise<number> {
+  const master = masterKeyFromEnv();
+  const { store, report } = await FileKeyStore.open({
+    path: config.keystore_path,
+    master,
+    ttlMs: config.key_ttl_seconds * 1000,
+    readOnly: true,
+  });
+  try {
+    const st = store.stats((await stat(config.keystore_path)).size);
+    const age = st.oldestAgeMs === null ? '-' : `${Math.round(st.oldestAgeMs / 1000)} s`;
+    out(`${config.keystore_path}\n`);
+    out(`  slots           ${st.slots} (${st.used} used, ${st.free} free)\n`);
+    out(`  oldest key      ${age}\n`);
+    out(`  file size       ${st.fileBytes} bytes\n`);
+    if (report.corrupt.length > 0)
+      out(`  corrupt slots   ${report.corrupt.join(', ')} (wiped at next start)\n`);
+    if (report.expiredWiped > 0) out(`  expired         ${report.expiredWiped} (wiped at next start)\n`);
+    return EXIT.ok;
+  } finally {
+    await store.close();
+    wipeMasterKey(master);
+  }
+}
+
+async function checkConfig(config: Config, kem: KemBackend, out: Out): Promise<number> {
   const tls = loadTlsMaterial(config);
   loadPrivateKey(config.kem_priv_key_path, kem, config.kem_pub_key_path).wipe();
   for (const r of config.remoteSystems)
@@ -180,5 +222,21 @@ function checkConfig(config: ReturnType<typeof loadConfig>, kem: KemBackend, out
   );
   out(`  certificate     CN=${tls.subject}, valid until ${tls.notAfter}\n`);
   out(`  ML-KEM-1024     key pair OK (${kem.name} backend); peer public keys OK\n`);
+  const master = masterKeyFromEnv();
+  try {
+    const { store } = await FileKeyStore.open({
+      path: config.keystore_path,
+      master,
+      ttlMs: 1000,
+      readOnly: true,
+    });
+    await store.close();
+    out(`  keystore        ${config.keystore_path}: master key OK\n`);
+  } catch (e) {
+    if (!(e instanceof ConfigError && /no keystore there/.test(e.message))) throw e;
+    out(`  keystore        ${config.keystore_path}: will be created at first start\n`);
+  } finally {
+    wipeMasterKey(master);
+  }
   return EXIT.ok;
 }

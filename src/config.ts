@@ -38,14 +38,17 @@ export interface Config {
   host: string;
   port: number;
   mtls_port: number;
+  key_ttl_seconds: number;
 }
 
 /** Key sizes served by GET /key, draft §4.2 (default 256 bits); bits, multiples of 8. */
 export const KEY_BITS = { min: 128, max: 256, default: 256 } as const;
+/** How long a key agreed by a peer waits for its encryptor, in seconds (default one hour). */
+export const KEY_TTL_SECONDS = { min: 10, max: 604_800, default: 3_600 } as const;
 /** Entropy sizes served by GET /entropy, draft §4.3 (default 256 bits); bits, multiples of 8. */
 export const ENTROPY_BITS = { min: 8, max: 4096, default: 256 } as const;
 
-type Kind = 'string' | 'bool' | 'port' | 'bits' | 'path' | 'strings';
+type Kind = 'string' | 'bool' | 'port' | 'bits' | 'seconds' | 'path' | 'strings';
 interface Field {
   kind: Kind;
   required?: boolean;
@@ -77,6 +80,7 @@ const TOP: Record<string, Field | 'remotes'> = {
   host: { kind: 'string', default: '0.0.0.0' },
   port: { kind: 'port', default: 443 },
   mtls_port: { kind: 'port', default: 8443 },
+  key_ttl_seconds: { kind: 'seconds', default: KEY_TTL_SECONDS.default, range: KEY_TTL_SECONDS },
 };
 
 const REMOTE: Record<string, Field> = {
@@ -202,6 +206,11 @@ export function parseConfig(text: string, file: string, source = resolve(file)):
         return Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 65535
           ? v
           : bad('must be a TCP port number from 1 to 65535 (0 picks a free port)');
+      case 'seconds': {
+        const r = field.range!;
+        const ok = Number.isInteger(v) && (v as number) >= r.min && (v as number) <= r.max;
+        return ok ? v : bad(`must be a whole number of seconds from ${r.min} to ${r.max}`);
+      }
       case 'bits': {
         const r = field.range!;
         const ok =

@@ -6,10 +6,11 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { ConfigError, errorMessage } from './errors.js';
 import { generateKeyFiles } from './kem/keygen.js';
 import type { KemBackend } from './kem/mlkem.js';
+import { newMasterKeyHex } from './keystore/master-key.js';
 
 export interface LabOptions {
   dir: string;
@@ -42,6 +43,7 @@ export function ensureLab(dir: string, basePort: number, kem: KemBackend): Recor
   const root = resolve(dir);
   const configs = { alice: join(root, 'alice', 'skip.yaml'), bob: join(root, 'bob', 'skip.yaml') };
   if (existsSync(configs.alice) && existsSync(configs.bob)) return configs;
+  // A half-made lab (interrupted first run) is made again from scratch.
   const ca = join(root, 'ca');
   mkdirSync(ca, { recursive: true, mode: 0o700 });
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
@@ -95,6 +97,7 @@ export function ensureLab(dir: string, basePort: number, kem: KemBackend): Recor
       { mode: 0o600 },
     );
     generateKeyFiles(join(d, 'kem_pub.pem'), join(d, 'kem_priv.pem'), kem, true);
+    writeFileSync(join(d, 'master.key'), `${newMasterKeyHex()}\n`, { mode: 0o600 });
   }
   for (const name of NAMES) {
     const peer: Name = name === 'alice' ? 'bob' : 'alice';
@@ -141,8 +144,14 @@ export async function runLab(o: LabOptions): Promise<number> {
   const started = NAMES.map(
     (name) =>
       new Promise<void>((ready, fail) => {
+        const env: NodeJS.ProcessEnv = {
+          ...process.env,
+          KEYSTORE_MASTER_KEY_FILE: join(dirname(configs[name]), 'master.key'),
+        };
+        delete env.KEYSTORE_MASTER_KEY;
         const child = spawn(process.execPath, [script, 'serve', '--config', configs[name]], {
           stdio: ['ignore', 'pipe', 'pipe'],
+          env,
         });
         children.push(child);
         let buf = '';

@@ -7,7 +7,8 @@ import type { Server } from 'node:net';
 import type { Config } from './config.js';
 import { ConfigError, errorCode, errorMessage } from './errors.js';
 import { createRouter } from './http/router.js';
-import { MemoryKeyStore } from './keystore/memory.js';
+import { FileKeyStore } from './keystore/store.js';
+import type { MasterKey } from './keystore/master-key.js';
 import type { KeyStore } from './keystore/types.js';
 import type { Logger } from './log.js';
 import type { KeyAgreement } from './peer/agreement.js';
@@ -29,6 +30,8 @@ export interface StartOptions {
   store?: KeyStore;
   agreement?: KeyAgreement;
   rng?: (bytes: number) => Buffer;
+  /** Opens the keystore at keystore_path; required unless `store` is given. */
+  masterKey?: MasterKey;
   /** ML-KEM implementation; default: native when the runtime has it, else noble. */
   kem?: KemBackend;
   /** Tests shorten timeouts; production uses LIMITS. */
@@ -63,7 +66,7 @@ export async function startServer(config: Config, opts: StartOptions): Promise<R
   const kem = opts.kem ?? selectBackend('auto');
   const kemKey = loadPrivateKey(config.kem_priv_key_path, kem, config.kem_pub_key_path);
   const remotes = new RemoteDirectory(config.localSystemID, config.remoteSystems, config.mtls_port);
-  const store = opts.store ?? new MemoryKeyStore();
+  const store = opts.store ?? (await openKeystore(config, opts.masterKey, log));
   const peerClient = opts.agreement
     ? undefined
     : new PeerClient({ localSystemId: config.localSystemID, material, kem, log });
@@ -98,12 +101,21 @@ export async function startServer(config: Config, opts: StartOptions): Promise<R
     limits,
     log,
   });
-  const peerPort = await listen(peerServer, config.host, config.mtls_port, 'peer KP');
+  let peerPort: number;
   let port: number;
   try {
-    port = await listen(enc.server, config.host, config.port, 'encryptor');
+    peerPort = await listen(peerServer, config.host, config.mtls_port, 'peer KP');
+    try {
+      port = await listen(enc.server, config.host, config.port, 'encryptor');
+    } catch (e) {
+      await closeServer(peerServer);
+      throw e;
+    }
   } catch (e) {
-    await closeServer(peerServer);
+    agreement.close();
+    await store.close();
+    kemKey.wipe();
+    psk?.close();
     throw e;
   }
 
@@ -115,15 +127,9 @@ export async function startServer(config: Config, opts: StartOptions): Promise<R
     peers: remotes.ids(),
     kem: { algorithm: 'ML-KEM-1024', backend: kem.name },
     certificate: { subject: material.subject, notAfter: material.notAfter },
-    keystore: {
-      kind: store.kind,
-      durable: store.durable,
-      path: store.durable ? config.keystore_path : undefined,
-    },
+    keystore: { kind: store.kind, path: config.keystore_path, keyTtlSeconds: config.key_ttl_seconds },
     limits,
   });
-  if (!store.durable)
-    log.warn('keystore not durable', { kind: store.kind, note: 'keys held for peers are lost on restart' });
 
   return {
     encryptor: { host: config.host, port },
@@ -148,6 +154,22 @@ export async function startServer(config: Config, opts: StartOptions): Promise<R
       psk?.close();
     },
   };
+}
+
+async function openKeystore(config: Config, master: MasterKey | undefined, log: Logger): Promise<KeyStore> {
+  if (!master) throw new ConfigError(['no keystore master key given']);
+  const { store, report } = await FileKeyStore.open({
+    path: config.keystore_path,
+    master,
+    ttlMs: config.key_ttl_seconds * 1000,
+    log,
+  });
+  log.info('keystore opened', {
+    path: config.keystore_path,
+    ...report,
+    corrupt: report.corrupt.slice(0, 100),
+  });
+  return store;
 }
 
 function listen(server: Server, host: string, port: number, name: string): Promise<number> {

@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import { loadConfig } from '../src/config.js';
 import { memoryLogger } from '../src/log.js';
 import { startServer } from '../src/server.js';
+import { masterKeyFromEnv } from '../src/keystore/master-key.js';
 import { writeKpFiles } from './helpers/kp-files.js';
 import { makePki } from './helpers/pki.js';
 import { tempDir } from './helpers/tmp.js';
@@ -21,7 +22,10 @@ describe('certificate mode', () => {
       readFileSync(files.config, 'utf8').replace('use_psk: true', 'use_psk: false'),
     );
     const log = memoryLogger();
-    const kp = await startServer(loadConfig(files.config), { log });
+    const kp = await startServer(loadConfig(files.config), {
+      log,
+      masterKey: masterKeyFromEnv({ ...files.env }),
+    });
     t.after(() => kp.close());
     const router = pki.leaf('router-alice');
     const stranger = makePki(tempDir(t), 'other CA').leaf('stranger');

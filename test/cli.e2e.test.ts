@@ -48,14 +48,14 @@ describe('skip-server command line (bundle)', () => {
     const pki = makePki(dir);
     const files = writeKpFiles(dir, pki, { name: 'alice', peers: [{ id: 'bob' }] });
     writeKpFiles(dir, pki, { name: 'bob', peers: [{ id: 'alice' }] });
-    const ok = await runCli(['check-config', '--config', files.config]);
+    const ok = await runCli(['check-config', '--config', files.config], { env: files.env });
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /OK\n {2}localSystemID {3}alice/);
     assert.match(ok.stdout, /TLS-PSK, 1 identities/);
     assert.match(ok.stdout, /ML-KEM-1024 {5}key pair OK/);
 
     appendFileSync(files.config, 'mtls_prot: 8443\n');
-    const bad = await runCli(['check-config', '--config', files.config]);
+    const bad = await runCli(['check-config', '--config', files.config], { env: files.env });
     assert.equal(bad.code, 3);
     assert.match(bad.stderr, /alice\.yaml:\d+: unknown key "mtls_prot"; did you mean "mtls_port"\?/);
     const missing = await runCli(['check-config', '--config', join(dir, 'nope.yaml')]);
@@ -68,7 +68,7 @@ describe('skip-server command line (bundle)', () => {
     const pki = makePki(dir);
     const files = writeKpFiles(dir, pki, { name: 'alice', peers: [{ id: 'bob' }] });
     writeFileSync(files.pskFile, '# nobody\n');
-    let r = await runCli(['serve', '--config', files.config]);
+    let r = await runCli(['serve', '--config', files.config], { env: files.env });
     assert.equal(r.code, 3);
     assert.match(r.stderr, /alice-psk\.txt: no "identity:hexkey" lines/);
 
@@ -78,7 +78,7 @@ describe('skip-server command line (bundle)', () => {
       files2.config,
       readFileSync(files2.config, 'utf8').replace(/keyfile: .*/, `keyfile: "${other.key}"`),
     );
-    r = await runCli(['serve', '--config', files2.config]);
+    r = await runCli(['serve', '--config', files2.config], { env: files2.env });
     assert.equal(r.code, 3);
     assert.match(r.stderr, /carol\.key: keyfile does not match the certificate/);
     writeFileSync(other.cert, '-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n');
@@ -86,7 +86,7 @@ describe('skip-server command line (bundle)', () => {
       files2.config,
       readFileSync(files2.config, 'utf8').replace(/certfile: .*/, `certfile: "${other.cert}"`),
     );
-    r = await runCli(['serve', '--config', files2.config]);
+    r = await runCli(['serve', '--config', files2.config], { env: files2.env });
     assert.equal(r.code, 3);
     assert.match(r.stderr, /carol\.pem: certfile is not a PEM X\.509 certificate/);
   });
@@ -98,7 +98,7 @@ describe('skip-server command line (bundle)', () => {
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
     t.after(() => blocker.close());
     const port = (blocker.address() as { port: number }).port;
-    const r = await runCli(['serve', '--config', files.config, '--port', String(port)]);
+    const r = await runCli(['serve', '--config', files.config, '--port', String(port)], { env: files.env });
     assert.equal(r.code, 1);
     assert.match(
       r.stderr,
@@ -109,7 +109,7 @@ describe('skip-server command line (bundle)', () => {
   it('SIGHUP re-reads the PSK file without dropping connections; a broken file keeps the old table', async (t) => {
     const dir = tempDir(t);
     const files = writeKpFiles(dir, makePki(dir), { name: 'alice', peers: [{ id: 'bob' }] });
-    const kp = await startKp(files.config);
+    const kp = await startKp(files.config, { env: files.env });
     t.after(() => kp.stop());
     const newcomer = { identity: 'router-new', key: 'ab'.repeat(32) };
     const before = await sClient(
@@ -154,5 +154,43 @@ describe('skip-server command line (bundle)', () => {
     assert.deepEqual(failed.problems, [`${files.pskFile}:1: expected "identity:hexkey"`]);
     assert.equal((await pskGet(kp.port, '/capabilities', newcomer)).status, 200, 'old table must stay');
     assert.ok(!JSON.stringify(kp.logs).includes(newcomer.key));
+  });
+
+  it('master-key prints a fresh 64-hex-digit key; serve refuses to start without one and says how', async (t) => {
+    const a = await runCli(['master-key']);
+    const b = await runCli(['master-key']);
+    assert.equal(a.code, 0);
+    assert.match(a.stdout, /^[0-9a-f]{64}\n$/);
+    assert.notEqual(a.stdout, b.stdout);
+    const dir = tempDir(t);
+    const files = writeKpFiles(dir, makePki(dir), { name: 'alice', peers: [{ id: 'bob' }] });
+    const env = { KEYSTORE_MASTER_KEY: '', KEYSTORE_MASTER_KEY_FILE: '' };
+    const r = await runCli(['serve', '--config', files.config], { env: { ...env } });
+    assert.equal(r.code, 3);
+    assert.match(r.stderr, /KEYSTORE_MASTER_KEY(_FILE)?/);
+    const none = await runCli(['serve', '--config', files.config], { env: { PATH: process.env.PATH ?? '' } });
+    assert.equal(none.code, 3);
+  });
+
+  it('check-config and keystore stats check the master key against the keystore, read-only', async (t) => {
+    const dir = tempDir(t);
+    const pki = makePki(dir);
+    const files = writeKpFiles(dir, pki, { name: 'alice', peers: [{ id: 'bob' }] });
+    writeKpFiles(dir, pki, { name: 'bob', peers: [{ id: 'alice' }] });
+    const first = await runCli(['check-config', '--config', files.config], { env: files.env });
+    assert.match(first.stdout, /keystore {8}.*will be created at first start/);
+    const kp = await startKp(files.config, { env: files.env });
+    await kp.stop();
+    const second = await runCli(['check-config', '--config', files.config], { env: files.env });
+    assert.match(second.stdout, /keystore {8}.*master key OK/);
+    const wrong = { KEYSTORE_MASTER_KEY: 'ab'.repeat(32) };
+    const bad = await runCli(['check-config', '--config', files.config], { env: wrong });
+    assert.equal(bad.code, 3);
+    assert.match(bad.stderr, /alice-keystore\.db: wrong master key for this keystore/);
+    const stats = await runCli(['keystore', 'stats', '--config', files.config], { env: files.env });
+    assert.equal(stats.code, 0, stats.stderr);
+    assert.match(stats.stdout, /slots {11}\d+ \(0 used, \d+ free\)\n {2}oldest key {6}-\n {2}file size/);
+    const badStats = await runCli(['keystore', 'stats', '--config', files.config], { env: wrong });
+    assert.equal(badStats.code, 3);
   });
 });

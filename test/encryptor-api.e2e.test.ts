@@ -19,7 +19,7 @@ describe('encryptor API over TLS-PSK (bundle + openssl s_client)', () => {
     dir = mkdtempSync(join(tmpdir(), 'skip-e2e-'));
     const pki = makePki(dir);
     files = writeKpFiles(dir, pki, { name: 'alice', peers: [{ id: 'bob' }, { id: 'spoke-*' }] });
-    kp = await startKp(files.config);
+    kp = await startKp(files.config, { env: files.env });
   });
   after(async () => {
     await kp?.stop();

@@ -8,7 +8,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../src/config.js';
-import { MemoryKeyStore } from '../src/keystore/memory.js';
+import { FileKeyStore } from '../src/keystore/store.js';
+import { masterKeyFromEnv } from '../src/keystore/master-key.js';
+import type { KeyStore } from '../src/keystore/types.js';
 import { memoryLogger } from '../src/log.js';
 import { PeerRefusedError, type KeyAgreement } from '../src/peer/agreement.js';
 import type { KeyId } from '../src/skip/key-id.js';
@@ -23,7 +25,7 @@ class InProcessPeer implements KeyAgreement {
   refuse = false;
   constructor(
     private readonly from: SystemId,
-    private readonly peerStore: MemoryKeyStore,
+    private readonly peerStore: KeyStore,
   ) {}
   async agree(remote: ResolvedRemote, keyId: KeyId, bytes: number): Promise<Buffer> {
     if (this.refuse) throw new PeerRefusedError(remote.id, 'test refusal');
@@ -41,7 +43,7 @@ describe('key flow: /key on alice, /key/{keyId} on bob', () => {
   let alice: RunningServer;
   let bob: RunningServer;
   let link: InProcessPeer;
-  const bobStore = new MemoryKeyStore();
+  let bobStore: FileKeyStore;
   const log = memoryLogger();
   let getA: (path: string) => Promise<HttpAnswer>;
   let getB: (path: string) => Promise<HttpAnswer>;
@@ -51,8 +53,19 @@ describe('key flow: /key on alice, /key/{keyId} on bob', () => {
     const pki = makePki(dir);
     aliceFiles = writeKpFiles(dir, pki, { name: 'alice', peers: [{ id: 'bob' }] });
     bobFiles = writeKpFiles(dir, pki, { name: 'bob', peers: [{ id: 'alice' }, { id: 'carol' }] });
+    bobStore = (
+      await FileKeyStore.open({
+        path: join(dir, 'bob-keystore.db'),
+        master: masterKeyFromEnv({ ...bobFiles.env }),
+        ttlMs: 60_000,
+      })
+    ).store;
     link = new InProcessPeer('alice' as SystemId, bobStore);
-    alice = await startServer(loadConfig(aliceFiles.config), { log, agreement: link });
+    alice = await startServer(loadConfig(aliceFiles.config), {
+      log,
+      agreement: link,
+      masterKey: masterKeyFromEnv({ ...aliceFiles.env }),
+    });
     bob = await startServer(loadConfig(bobFiles.config), { log, store: bobStore });
     const agentA = pskAgent(aliceFiles.encryptor);
     const agentB = pskAgent(bobFiles.encryptor);

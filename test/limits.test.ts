@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../src/config.js';
 import { memoryLogger } from '../src/log.js';
 import { startServer, type RunningServer } from '../src/server.js';
+import { masterKeyFromEnv } from '../src/keystore/master-key.js';
 import { makePki } from './helpers/pki.js';
 import { writeKpFiles, type KpFiles } from './helpers/kp-files.js';
 import { nodeGet, parseHttp, pskAgent, pskGet } from './helpers/http-client.js';
@@ -23,6 +24,7 @@ describe('encryptor listener limits', () => {
     files = writeKpFiles(dir, makePki(dir), { name: 'alice', peers: [{ id: 'bob' }] });
     kp = await startServer(loadConfig(files.config), {
       log,
+      masterKey: masterKeyFromEnv({ ...files.env }),
       limits: {
         headersTimeoutMs: 800,
         requestTimeoutMs: 1_000,

@@ -28,8 +28,8 @@ describe('mixed ML-KEM backends: native alice, noble bob', () => {
       bob: writeKpFiles(dir, pki, { name: 'bob', mtlsPort: pb, peers: [{ id: 'alice', port: pa }] }),
     };
     const [alice, bob] = await Promise.all([
-      startKp(files.alice.config, { node: NODE24 }),
-      startKp(files.bob.config, { env: { SKIP_KEM_BACKEND: 'noble' } }),
+      startKp(files.alice.config, { node: NODE24, env: files.alice.env }),
+      startKp(files.bob.config, { env: { ...files.bob.env, SKIP_KEM_BACKEND: 'noble' } }),
     ]);
     kps = { alice, bob };
   });

@@ -47,7 +47,10 @@ describe('peer exchange: alice and bob over mTLS with ML-KEM-1024', () => {
     bobFiles = writeKpFiles(dir, pki, { name: 'bob', mtlsPort: pb, peers: [{ id: 'alice', port: pa }] });
     aliceLeaf = { cert: join(dir, 'alice.pem'), key: join(dir, 'alice.key') };
     refServer = await startReferenceReceiver(dir, pki, pr, refReceived);
-    [bob, alice] = await Promise.all([startKp(bobFiles.config), startKp(aliceFiles.config)]);
+    [bob, alice] = await Promise.all([
+      startKp(bobFiles.config, { env: bobFiles.env }),
+      startKp(aliceFiles.config, { env: aliceFiles.env }),
+    ]);
   });
   after(async () => {
     await Promise.all([alice?.stop(), bob?.stop()]);
@@ -207,12 +210,21 @@ describe('peer exchange: alice and bob over mTLS with ML-KEM-1024', () => {
     assert.equal(got.key.toString('hex'), key);
   });
 
+  it('keeps a key agreed before bob is killed with SIGKILL, and hands it out once after restart', async () => {
+    const { keyId, key } = await newKey();
+    bob.proc.kill('SIGKILL');
+    await bob.stop();
+    bob = await startKp(bobFiles.config, { env: bobFiles.env });
+    assert.deepEqual((await takeAtBob(keyId)).json, { keyId, key });
+    assert.equal((await takeAtBob(keyId)).status, 400);
+  });
+
   it('answers 503 naming bob while bob is down, and recovers when bob is back', async () => {
     await bob.stop();
     const r = await pskGet(alice.port, '/key?remoteSystemID=bob', aliceFiles.encryptor);
     assert.equal(r.status, 503);
     assert.match((r.json as { detail: string }).detail, /"bob" is unreachable/);
-    bob = await startKp(bobFiles.config);
+    bob = await startKp(bobFiles.config, { env: bobFiles.env });
     const { keyId, key } = await newKey();
     assert.equal(((await takeAtBob(keyId)).json as { key: string }).key, key);
   });

@@ -1,5 +1,4 @@
-// What the SKIP handlers and the peer listener need from a keystore. Implementations:
-// memory.ts (not durable; stands in until the encrypted flat-file store lands).
+// What the SKIP handlers and the peer listener need from a keystore: store.ts implements it.
 
 import type { KeyId } from '../skip/key-id.js';
 import type { SystemId } from '../skip/remote-ids.js';
@@ -10,9 +9,8 @@ export type TakeResult =
   | { readonly kind: 'wrong-remote' };
 
 export interface KeyStore {
-  /** Durable describes whether a put survives a restart; the start-up log says so. */
+  /** For the start-up log. */
   readonly kind: string;
-  readonly durable: boolean;
   /**
    * Stores a copy of `key` bound to `remote`. Resolves once stored; rejects with
    * DuplicateKeyIdError if the keyId is already held. The caller still owns and wipes `key`.

@@ -21,12 +21,13 @@ export interface RunningKp {
 
 export function runCli(
   args: string[],
-  opts: { cwd?: string; script?: string } = {},
+  opts: { cwd?: string; script?: string; env?: Record<string, string> } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((res, rej) => {
     const child = spawn(process.execPath, [opts.script ?? BUNDLE, ...args], {
       cwd: opts.cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...opts.env },
     });
     let stdout = '';
     let stderr = '';

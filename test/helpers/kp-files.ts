@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { generateKeyFiles } from '../../src/kem/keygen.js';
 import { noble } from '../../src/kem/mlkem.js';
+import { newMasterKeyHex } from '../../src/keystore/master-key.js';
 import type { Pki } from './pki.js';
 import type { PskCreds } from './http-client.js';
 
@@ -13,6 +14,8 @@ export interface KpFiles {
   config: string;
   pskFile: string;
   encryptor: PskCreds;
+  /** The environment a KP process needs: its keystore master key file. */
+  env: Record<string, string>;
 }
 
 export function writeKpFiles(
@@ -30,6 +33,8 @@ export function writeKpFiles(
   const kemPub = join(dir, `${opts.name}-kem_pub.pem`);
   const kemPriv = join(dir, `${opts.name}-kem_priv.pem`);
   if (!existsSync(kemPriv)) generateKeyFiles(kemPub, kemPriv, noble, false);
+  const masterFile = join(dir, `${opts.name}-master.key`);
+  if (!existsSync(masterFile)) writeFileSync(masterFile, `${newMasterKeyHex()}\n`, { mode: 0o600 });
   const encryptor = { identity: `router-${opts.name}`, key: randomBytes(48).toString('hex') };
   const pskFile = join(dir, `${opts.name}-psk.txt`);
   writeFileSync(pskFile, `# test PSKs\n${encryptor.identity}:${encryptor.key}\n`, { mode: 0o600 });
@@ -63,5 +68,5 @@ port: ${opts.port ?? 0}
 mtls_port: ${opts.mtlsPort ?? 0}
 ${opts.extra ?? ''}`,
   );
-  return { dir, config, pskFile, encryptor };
+  return { dir, config, pskFile, encryptor, env: { KEYSTORE_MASTER_KEY_FILE: masterFile } };
 }

@@ -1,0 +1,217 @@
+// The keystore file format (architecture.md, Keystore):
+//   header, 4096 bytes: magic "SKIPKSv1", u16 version, u16 slot size, u8 kdf (0 raw, 1 scrypt),
+//     u8 log2 N, u8 r, u8 p, 16-byte salt, 16-byte random file id, then a 12-byte nonce and
+//     16-byte AES-256-GCM tag over nothing, with bytes 0..47 as AAD: it proves the master key
+//     and the header before any slot is touched. The rest is zero.
+//   slots, 512 bytes each (one disk sector: a torn write cannot split one), at 4096 + 512 * i:
+//     all zeros = free; else nonce (12) || AES-256-GCM(record, 484 bytes) || tag (16),
+//     AAD = file id || u32 slot index, so a slot cannot be moved or replayed into another file.
+//   record: u8 format 1, u8 keyId length + 64 bytes keyId (binary), u8 key length + 32 bytes key,
+//     u8 remote length + 255 bytes remote system ID (UTF-8), u64 created ms, u64 expires ms, zeros.
+
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes, scryptSync } from 'node:crypto';
+import { ConfigError } from '../errors.js';
+import type { KeyId } from '../skip/key-id.js';
+import type { SystemId } from '../skip/remote-ids.js';
+import type { MasterKey } from './master-key.js';
+
+export const HEADER_BYTES = 4096;
+export const SLOT_BYTES = 512;
+const NONCE = 12;
+const TAG = 16;
+const PLAIN = SLOT_BYTES - NONCE - TAG;
+const MAGIC = Buffer.from('SKIPKSv1');
+const VERSION = 1;
+const SIGNED = 48;
+/** scrypt cost for passphrases: 2^14 x 8 x 128 bytes = 16 MiB, about 50 ms here. */
+const SCRYPT = { logN: 14, r: 8, p: 1 };
+
+export interface StoreKeys {
+  fileId: Buffer;
+  /** AES-256 key for slots, derived from the master key and the file id. */
+  slotKey: Buffer;
+}
+
+export interface KeyRecord {
+  keyId: KeyId;
+  key: Buffer;
+  remote: SystemId;
+  createdMs: number;
+  expiresMs: number;
+}
+
+function kek(master: MasterKey, kdf: number, salt: Buffer, logN: number, r: number, p: number): Buffer {
+  if (kdf === 0) return Buffer.from((master as { key: Buffer }).key);
+  const N = 2 ** logN;
+  return scryptSync((master as { passphrase: Buffer }).passphrase, salt, 32, {
+    N,
+    r,
+    p,
+    maxmem: 256 * N * r + 1024,
+  });
+}
+
+function derive(k: Buffer, fileId: Buffer, what: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', k, fileId, `skip-server keystore ${what} v1`, 32));
+}
+
+/** A new header for `master`, and the keys for its slots. */
+export function newHeader(master: MasterKey): { header: Buffer; keys: StoreKeys } {
+  const header = Buffer.alloc(HEADER_BYTES);
+  MAGIC.copy(header, 0);
+  header.writeUInt16BE(VERSION, 8);
+  header.writeUInt16BE(SLOT_BYTES, 10);
+  const kdf = master.kind === 'raw' ? 0 : 1;
+  header.writeUInt8(kdf, 12);
+  header.writeUInt8(SCRYPT.logN, 13);
+  header.writeUInt8(SCRYPT.r, 14);
+  header.writeUInt8(SCRYPT.p, 15);
+  randomBytes(16).copy(header, 16);
+  randomBytes(16).copy(header, 32);
+  const k = kek(master, kdf, header.subarray(16, 32), SCRYPT.logN, SCRYPT.r, SCRYPT.p);
+  const fileId = Buffer.from(header.subarray(32, 48));
+  try {
+    const check = derive(k, fileId, 'header check');
+    const nonce = randomBytes(NONCE);
+    const c = createCipheriv('aes-256-gcm', check, nonce).setAAD(header.subarray(0, SIGNED));
+    c.final();
+    nonce.copy(header, SIGNED);
+    c.getAuthTag().copy(header, SIGNED + NONCE);
+    check.fill(0);
+    return { header, keys: { fileId, slotKey: derive(k, fileId, 'slots') } };
+  } finally {
+    k.fill(0);
+  }
+}
+
+/** Checks a header against `master`; the error says which of magic, version or key is wrong. */
+export function openHeader(header: Buffer, master: MasterKey, file: string): StoreKeys {
+  if (header.length < HEADER_BYTES || !header.subarray(0, 8).equals(MAGIC)) {
+    const hint =
+      header.subarray(0, 1).toString() === '{'
+        ? " (it looks like JSON: the reference Key Provider's keystore?)"
+        : '';
+    throw new ConfigError([
+      `${file}: not a skip-server keystore${hint}; move it away or set another keystore_path`,
+    ]);
+  }
+  const version = header.readUInt16BE(8);
+  if (version !== VERSION || header.readUInt16BE(10) !== SLOT_BYTES) {
+    throw new ConfigError([
+      `${file}: keystore format version ${version} is not supported by this skip-server`,
+    ]);
+  }
+  const kdf = header.readUInt8(12);
+  if ((kdf === 0) !== (master.kind === 'raw')) {
+    const made = kdf === 0 ? 'a 64-hex-digit master key' : 'a passphrase';
+    throw new ConfigError([
+      `${file}: this keystore was made with ${made}, and the master key given is not one; nothing was changed`,
+    ]);
+  }
+  const k = kek(
+    master,
+    kdf,
+    header.subarray(16, 32),
+    header.readUInt8(13),
+    header.readUInt8(14),
+    header.readUInt8(15),
+  );
+  const fileId = Buffer.from(header.subarray(32, 48));
+  const check = derive(k, fileId, 'header check');
+  try {
+    const d = createDecipheriv('aes-256-gcm', check, header.subarray(SIGNED, SIGNED + NONCE)).setAAD(
+      header.subarray(0, SIGNED),
+    );
+    d.setAuthTag(header.subarray(SIGNED + NONCE, SIGNED + NONCE + TAG));
+    d.final();
+  } catch {
+    throw new ConfigError([
+      `${file}: wrong master key for this keystore (or its header is damaged); nothing was changed`,
+    ]);
+  } finally {
+    check.fill(0);
+  }
+  try {
+    return { fileId, slotKey: derive(k, fileId, 'slots') };
+  } finally {
+    k.fill(0);
+  }
+}
+
+function aad(keys: StoreKeys, index: number): Buffer {
+  const b = Buffer.alloc(20);
+  keys.fileId.copy(b, 0);
+  b.writeUInt32BE(index, 16);
+  return b;
+}
+
+/** Encrypts a record for slot `index`; the returned 512 bytes hold no plaintext. */
+export function sealSlot(keys: StoreKeys, index: number, r: KeyRecord): Buffer {
+  const plain = Buffer.alloc(PLAIN);
+  try {
+    const id = Buffer.from(r.keyId, 'hex');
+    const remote = Buffer.from(r.remote, 'utf8');
+    if (id.length > 64 || r.key.length > 32 || remote.length > 255)
+      throw new Error('record field too long for a slot');
+    let o = 0;
+    plain[o++] = 1;
+    plain[o++] = id.length;
+    id.copy(plain, o);
+    o += 64;
+    plain[o++] = r.key.length;
+    r.key.copy(plain, o);
+    o += 32;
+    plain[o++] = remote.length;
+    remote.copy(plain, o);
+    o += 255;
+    plain.writeBigUInt64BE(BigInt(r.createdMs), o);
+    plain.writeBigUInt64BE(BigInt(r.expiresMs), o + 8);
+    const nonce = randomBytes(NONCE);
+    const c = createCipheriv('aes-256-gcm', keys.slotKey, nonce).setAAD(aad(keys, index));
+    const body = Buffer.concat([c.update(plain), c.final()]);
+    return Buffer.concat([nonce, body, c.getAuthTag()]);
+  } finally {
+    plain.fill(0);
+  }
+}
+
+export type SlotContent = { kind: 'free' } | { kind: 'record'; record: KeyRecord } | { kind: 'corrupt' };
+
+export function isZero(b: Uint8Array): boolean {
+  for (const x of b) if (x !== 0) return false;
+  return true;
+}
+
+/** Decrypts slot `index`. A slot that fails authentication (torn, damaged, moved) is corrupt. */
+export function openSlot(keys: StoreKeys, index: number, slot: Buffer): SlotContent {
+  if (slot.length !== SLOT_BYTES) return { kind: 'corrupt' };
+  if (isZero(slot)) return { kind: 'free' };
+  let plain: Buffer;
+  try {
+    const d = createDecipheriv('aes-256-gcm', keys.slotKey, slot.subarray(0, NONCE)).setAAD(aad(keys, index));
+    d.setAuthTag(slot.subarray(SLOT_BYTES - TAG));
+    plain = Buffer.concat([d.update(slot.subarray(NONCE, SLOT_BYTES - TAG)), d.final()]);
+  } catch {
+    return { kind: 'corrupt' };
+  }
+  try {
+    let o = 1;
+    if (plain[0] !== 1) return { kind: 'corrupt' };
+    const idLen = plain[o++]!;
+    const keyId = plain.subarray(o, o + idLen).toString('hex') as KeyId;
+    o += 64;
+    const keyLen = plain[o++]!;
+    const key = Buffer.from(plain.subarray(o, o + keyLen));
+    o += 32;
+    const remLen = plain[o++]!;
+    const remote = plain.subarray(o, o + remLen).toString('utf8') as SystemId;
+    o += 255;
+    const createdMs = Number(plain.readBigUInt64BE(o));
+    const expiresMs = Number(plain.readBigUInt64BE(o + 8));
+    return { kind: 'record', record: { keyId, key, remote, createdMs, expiresMs } };
+  } finally {
+    plain.fill(0);
+  }
+}
+
+export const slotOffset = (index: number): number => HEADER_BYTES + index * SLOT_BYTES;

@@ -1,0 +1,327 @@
+// The durable keystore: one file of fixed-size encrypted slots (format in slots.ts).
+// - put: the record is written and synced before put resolves; concurrent puts share one
+//   fdatasync (group commit).
+// - take: the index entry is removed synchronously, so of any number of concurrent takes exactly
+//   one proceeds; the slot is overwritten with zeros and synced before the key is returned.
+// - expiry wipes unclaimed keys the same way; freed slots are reused; the file grows in chunks.
+// - open: scan every slot, rebuild the index, wipe expired, corrupt (reported) and duplicate slots.
+
+import { ConfigError, errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { KeyId } from '../skip/key-id.js';
+import type { SystemId } from '../skip/remote-ids.js';
+import { nodeFs, type StoreFile, type StoreFs } from './file-io.js';
+import type { MasterKey } from './master-key.js';
+import {
+  HEADER_BYTES,
+  SLOT_BYTES,
+  newHeader,
+  openHeader,
+  openSlot,
+  sealSlot,
+  slotOffset,
+  type StoreKeys,
+} from './slots.js';
+import { DuplicateKeyIdError, type KeyStore, type TakeResult } from './types.js';
+
+export interface FileKeyStoreOptions {
+  path: string;
+  master: MasterKey;
+  /** How long an untaken key is kept (config key_ttl_seconds). */
+  ttlMs: number;
+  fs?: StoreFs;
+  now?: () => number;
+  log?: Logger;
+  /** Slots added each time the file grows. */
+  growSlots?: number;
+  /** Scan only: no wiping, no writing (keystore stats). */
+  readOnly?: boolean;
+  /** Expiry sweep period; 0 turns the timer off (tests sweep by hand). */
+  sweepEveryMs?: number;
+}
+
+export interface OpenReport {
+  created: boolean;
+  slots: number;
+  used: number;
+  expiredWiped: number;
+  /** Indexes of slots that failed authentication (torn or damaged); wiped unless read-only. */
+  corrupt: number[];
+  duplicatesWiped: number;
+}
+
+export interface StoreStats {
+  slots: number;
+  used: number;
+  free: number;
+  oldestAgeMs: number | null;
+  fileBytes: number;
+}
+
+interface Entry {
+  slot: number;
+  remote: SystemId;
+  createdMs: number;
+  expiresMs: number;
+}
+
+const ZERO_SLOT = Buffer.alloc(SLOT_BYTES);
+/** Slots read per I/O while scanning at open (512 KiB). */
+const SCAN_CHUNK = 1024;
+
+/** One fdatasync for every waiter whose write completed before it started. */
+class GroupSync {
+  private waiting: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private running: Promise<void> | undefined;
+  syncs = 0;
+
+  constructor(private readonly file: StoreFile) {}
+
+  sync(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ resolve, reject });
+      this.running ??= this.loop();
+    });
+  }
+
+  idle(): Promise<void> {
+    return this.running ?? Promise.resolve();
+  }
+
+  private async loop(): Promise<void> {
+    while (this.waiting.length > 0) {
+      const batch = this.waiting.splice(0);
+      try {
+        this.syncs++;
+        await this.file.sync();
+        for (const w of batch) w.resolve();
+      } catch (e) {
+        for (const w of batch) w.reject(e);
+      }
+    }
+    this.running = undefined;
+  }
+}
+
+export class FileKeyStore implements KeyStore {
+  readonly kind = 'encrypted file';
+  private readonly index = new Map<KeyId, Entry>();
+  private readonly pending = new Set<KeyId>();
+  /** Free slot indexes; popped from the end, kept so the lowest free slot is used first. */
+  private readonly free: number[] = [];
+  private slots = 0;
+  private growing: Promise<void> | undefined;
+  private readonly syncer: GroupSync;
+  private sweeper: NodeJS.Timeout | undefined;
+  private closed = false;
+  private readonly now: () => number;
+
+  private constructor(
+    private readonly file: StoreFile,
+    private readonly keys: StoreKeys,
+    private readonly o: FileKeyStoreOptions,
+  ) {
+    this.syncer = new GroupSync(file);
+    this.now = o.now ?? Date.now;
+  }
+
+  /** Opens (or creates) the keystore; a wrong master key or foreign file is a ConfigError. */
+  static async open(o: FileKeyStoreOptions): Promise<{ store: FileKeyStore; report: OpenReport }> {
+    const fs = o.fs ?? nodeFs;
+    let file = await fs.openExisting(o.path, o.readOnly);
+    let keys: StoreKeys;
+    let created = false;
+    if (!file) {
+      if (o.readOnly) throw new ConfigError([`${o.path}: no keystore there`]);
+      const made = newHeader(o.master);
+      try {
+        file = await fs.create(o.path, made.header, 0o600);
+      } catch (e) {
+        throw new ConfigError([
+          `${o.path}: cannot create the keystore (${(e as NodeJS.ErrnoException).code ?? errorMessage(e)})`,
+        ]);
+      }
+      keys = made.keys;
+      created = true;
+    } else {
+      try {
+        keys = openHeader(await file.read(0, HEADER_BYTES), o.master, o.path);
+      } catch (e) {
+        await file.close();
+        throw e;
+      }
+    }
+    const store = new FileKeyStore(file, keys, o);
+    const report = await store.scan(created);
+    const every = o.sweepEveryMs ?? Math.min(o.ttlMs, 60_000);
+    if (!o.readOnly && every > 0)
+      store.sweeper = setInterval(() => void store.sweep().catch(() => {}), every).unref();
+    return { store, report };
+  }
+
+  private async scan(created: boolean): Promise<OpenReport> {
+    const size = await this.file.size();
+    this.slots = Math.max(0, Math.floor((size - HEADER_BYTES) / SLOT_BYTES));
+    const report: OpenReport = {
+      created,
+      slots: this.slots,
+      used: 0,
+      expiredWiped: 0,
+      corrupt: [],
+      duplicatesWiped: 0,
+    };
+    const wipe: number[] = [];
+    const now = this.now();
+    for (let first = 0; first < this.slots; first += SCAN_CHUNK) {
+      const count = Math.min(SCAN_CHUNK, this.slots - first);
+      const chunk = await this.file.read(slotOffset(first), count * SLOT_BYTES);
+      for (let i = 0; i < count; i++) {
+        const slot = first + i;
+        const c = openSlot(this.keys, slot, chunk.subarray(i * SLOT_BYTES, (i + 1) * SLOT_BYTES));
+        if (c.kind === 'free') continue;
+        if (c.kind === 'corrupt') {
+          report.corrupt.push(slot);
+          wipe.push(slot);
+          continue;
+        }
+        const r = c.record;
+        r.key.fill(0);
+        if (r.expiresMs <= now) {
+          report.expiredWiped++;
+          wipe.push(slot);
+        } else if (this.index.has(r.keyId)) {
+          report.duplicatesWiped++;
+          wipe.push(slot);
+        } else {
+          this.index.set(r.keyId, { slot, remote: r.remote, createdMs: r.createdMs, expiresMs: r.expiresMs });
+        }
+      }
+      chunk.fill(0);
+    }
+    report.used = this.index.size;
+    if (this.o.readOnly) return report;
+    for (const slot of wipe) await this.file.write(slotOffset(slot), ZERO_SLOT);
+    if (wipe.length > 0) await this.syncer.sync();
+    const used = new Set([...this.index.values()].map((e) => e.slot));
+    for (let s = this.slots - 1; s >= 0; s--) if (!used.has(s)) this.free.push(s);
+    if (report.corrupt.length > 0) {
+      this.o.log?.warn('keystore corrupt slots wiped', {
+        path: this.o.path,
+        slots: report.corrupt.slice(0, 100),
+      });
+    }
+    return report;
+  }
+
+  async put(keyId: KeyId, key: Buffer, remote: SystemId): Promise<void> {
+    this.assertWritable();
+    if (this.index.has(keyId) || this.pending.has(keyId)) throw new DuplicateKeyIdError(keyId);
+    this.pending.add(keyId);
+    try {
+      const slot = await this.allocate();
+      const createdMs = this.now();
+      const expiresMs = createdMs + this.o.ttlMs;
+      const sealed = sealSlot(this.keys, slot, { keyId, key, remote, createdMs, expiresMs });
+      try {
+        await this.file.write(slotOffset(slot), sealed);
+        await this.syncer.sync();
+      } catch (e) {
+        // Not acknowledged. The slot may or may not hold the record: wipe it if we can.
+        await this.wipe(slot).catch(() => {});
+        throw e;
+      }
+      this.index.set(keyId, { slot, remote, createdMs, expiresMs });
+    } finally {
+      this.pending.delete(keyId);
+    }
+  }
+
+  async take(keyId: KeyId, remote: SystemId): Promise<TakeResult> {
+    this.assertWritable();
+    const e = this.index.get(keyId);
+    if (!e) return { kind: 'not-found' };
+    if (e.remote !== remote) return { kind: 'wrong-remote' };
+    // From here on no other take can see this key.
+    this.index.delete(keyId);
+    if (e.expiresMs <= this.now()) {
+      await this.wipe(e.slot);
+      return { kind: 'not-found' };
+    }
+    const c = openSlot(this.keys, e.slot, await this.file.read(slotOffset(e.slot), SLOT_BYTES));
+    if (c.kind !== 'record' || c.record.keyId !== keyId) {
+      await this.wipe(e.slot).catch(() => {});
+      throw new Error(`keystore slot ${e.slot} no longer holds keyId ${keyId}`);
+    }
+    try {
+      await this.wipe(e.slot);
+    } catch (err) {
+      c.record.key.fill(0);
+      throw err;
+    }
+    return { kind: 'ok', key: c.record.key };
+  }
+
+  /** Wipes every expired key; returns how many. */
+  async sweep(): Promise<number> {
+    if (this.closed || this.o.readOnly) return 0;
+    const now = this.now();
+    const expired = [...this.index.entries()].filter(([, e]) => e.expiresMs <= now);
+    for (const [id] of expired) this.index.delete(id);
+    await Promise.all(expired.map(([, e]) => this.wipe(e.slot)));
+    if (expired.length > 0) this.o.log?.info('keys expired', { count: expired.length });
+    return expired.length;
+  }
+
+  stats(fileBytes?: number): StoreStats {
+    let oldest: number | null = null;
+    for (const e of this.index.values()) if (oldest === null || e.createdMs < oldest) oldest = e.createdMs;
+    return {
+      slots: this.slots,
+      used: this.index.size,
+      free: this.slots - this.index.size,
+      oldestAgeMs: oldest === null ? null : this.now() - oldest,
+      fileBytes: fileBytes ?? HEADER_BYTES + this.slots * SLOT_BYTES,
+    };
+  }
+
+  get syncCount(): number {
+    return this.syncer.syncs;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.sweeper);
+    await this.syncer.idle();
+    this.keys.slotKey.fill(0);
+    await this.file.close();
+  }
+
+  private assertWritable(): void {
+    if (this.closed) throw new Error('keystore is closed');
+    if (this.o.readOnly) throw new Error('keystore is open read-only');
+  }
+
+  /** Zeros the slot, syncs, and only then lets it be reused. */
+  private async wipe(slot: number): Promise<void> {
+    await this.file.write(slotOffset(slot), ZERO_SLOT);
+    await this.syncer.sync();
+    this.free.push(slot);
+  }
+
+  private async allocate(): Promise<number> {
+    while (this.free.length === 0) {
+      this.growing ??= this.grow().finally(() => (this.growing = undefined));
+      await this.growing;
+    }
+    return this.free.pop()!;
+  }
+
+  private async grow(): Promise<void> {
+    const more = this.o.growSlots ?? 1024;
+    const from = this.slots;
+    await this.file.truncate(slotOffset(from + more));
+    this.slots = from + more;
+    for (let s = from + more - 1; s >= from; s--) this.free.push(s);
+  }
+}

@@ -1,0 +1,101 @@
+// Property test: the keystore against a plain Map model, over random sequences of put, take,
+// clock advance, sweep and restart (between any two operations).
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { newMasterKeyHex, type MasterKey } from '../src/keystore/master-key.js';
+import { FileKeyStore } from '../src/keystore/store.js';
+import { DuplicateKeyIdError } from '../src/keystore/types.js';
+import type { KeyId } from '../src/skip/key-id.js';
+import type { SystemId } from '../src/skip/remote-ids.js';
+import { CrashDisk } from './helpers/crash-disk.js';
+
+const IDS = Array.from(
+  { length: 6 },
+  (_, i) => `${'0'.repeat(30)}${i.toString(16).padStart(2, '0')}` as KeyId,
+);
+const REMOTES = ['bob', 'carol'] as SystemId[];
+const TTL = 1_000;
+
+type Op =
+  | { t: 'put'; k: number; r: number }
+  | { t: 'take'; k: number; r: number }
+  | { t: 'advance'; ms: number }
+  | { t: 'sweep' }
+  | { t: 'restart' };
+
+const op: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 4, arbitrary: fc.record({ t: fc.constant('put' as const), k: fc.nat(5), r: fc.nat(1) }) },
+  { weight: 4, arbitrary: fc.record({ t: fc.constant('take' as const), k: fc.nat(5), r: fc.nat(1) }) },
+  { weight: 2, arbitrary: fc.record({ t: fc.constant('advance' as const), ms: fc.nat(1_500) }) },
+  { weight: 1, arbitrary: fc.constant({ t: 'sweep' as const }) },
+  { weight: 2, arbitrary: fc.constant({ t: 'restart' as const }) },
+);
+
+describe('keystore against a model', () => {
+  it('agrees with a Map over random operation sequences, with restarts anywhere', async () => {
+    const master: MasterKey = { kind: 'raw', key: Buffer.from(newMasterKeyHex(), 'hex') };
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 40 }), async (ops) => {
+        const disk = new CrashDisk();
+        let now = 1_000_000;
+        const openStore = async () =>
+          (
+            await FileKeyStore.open({
+              path: 'ks',
+              master,
+              ttlMs: TTL,
+              fs: disk,
+              now: () => now,
+              sweepEveryMs: 0,
+              growSlots: 4,
+            })
+          ).store;
+        let store = await openStore();
+        const model = new Map<KeyId, { key: Buffer; remote: SystemId; expires: number }>();
+        const dropExpired = () => {
+          for (const [k, v] of model) if (v.expires <= now) model.delete(k);
+        };
+        for (const o of ops) {
+          if (o.t === 'put') {
+            const key = randomBytes(32);
+            const k = IDS[o.k]!;
+            const remote = REMOTES[o.r]!;
+            if (model.has(k)) {
+              await assert.rejects(store.put(k, key, remote), DuplicateKeyIdError);
+            } else {
+              await store.put(k, key, remote);
+              model.set(k, { key, remote, expires: now + TTL });
+            }
+          } else if (o.t === 'take') {
+            const k = IDS[o.k]!;
+            const got = await store.take(k, REMOTES[o.r]!);
+            const m = model.get(k);
+            if (!m) assert.deepEqual(got, { kind: 'not-found' });
+            else if (m.remote !== REMOTES[o.r]) assert.deepEqual(got, { kind: 'wrong-remote' });
+            else {
+              model.delete(k);
+              if (m.expires <= now) assert.deepEqual(got, { kind: 'not-found' });
+              else assert.ok(got.kind === 'ok' && got.key.equals(m.key), 'wrong key or none');
+            }
+          } else if (o.t === 'advance') {
+            now += o.ms;
+          } else if (o.t === 'sweep') {
+            const expired = [...model.values()].filter((v) => v.expires <= now).length;
+            assert.equal(await store.sweep(), expired);
+            dropExpired();
+          } else {
+            await store.close();
+            disk.synced('ks', disk.bytes('ks'));
+            store = await openStore();
+            dropExpired();
+          }
+          assert.equal(store.stats().used, model.size);
+        }
+        await store.close();
+      }),
+      { numRuns: 150 },
+    );
+  });
+});

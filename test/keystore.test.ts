@@ -1,0 +1,245 @@
+// The encrypted flat-file keystore on a real file: one-time take, concurrency, expiry, wiping,
+// corrupt slots, the master key and the header's refusal of a wrong one.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { ConfigError } from '../src/errors.js';
+import { masterKeyFromEnv, newMasterKeyHex, type MasterKey } from '../src/keystore/master-key.js';
+import { HEADER_BYTES, SLOT_BYTES } from '../src/keystore/slots.js';
+import { FileKeyStore, type FileKeyStoreOptions } from '../src/keystore/store.js';
+import { DuplicateKeyIdError } from '../src/keystore/types.js';
+import type { KeyId } from '../src/skip/key-id.js';
+import type { SystemId } from '../src/skip/remote-ids.js';
+import { tempDir } from './helpers/tmp.js';
+
+const raw = (): MasterKey => ({ kind: 'raw', key: Buffer.from(newMasterKeyHex(), 'hex') });
+const id = (): KeyId => randomBytes(16).toString('hex') as KeyId;
+const BOB = 'bob' as SystemId;
+const CAROL = 'carol' as SystemId;
+
+async function open(o: Partial<FileKeyStoreOptions> & { path: string; master: MasterKey }) {
+  return FileKeyStore.open({ ttlMs: 3_600_000, sweepEveryMs: 0, ...o });
+}
+
+describe('keystore', () => {
+  it('hands a key out once, to the right remote system only, and refuses a held keyId', async (t) => {
+    const path = join(tempDir(t), 'keystore.db');
+    const { store, report } = await open({ path, master: raw() });
+    t.after(() => store.close());
+    assert.equal(report.created, true);
+    assert.equal(statSync(path).mode & 0o777, 0o600);
+    const k = id();
+    const key = randomBytes(32);
+    await store.put(k, key, BOB);
+    await assert.rejects(store.put(k, randomBytes(32), BOB), DuplicateKeyIdError);
+    assert.deepEqual(await store.take(k, CAROL), { kind: 'wrong-remote' });
+    const got = await store.take(k, BOB);
+    assert.equal(got.kind, 'ok');
+    assert.ok(got.kind === 'ok' && got.key.equals(key));
+    assert.deepEqual(await store.take(k, BOB), { kind: 'not-found' });
+  });
+
+  it('gives exactly one of 100 concurrent takes the key', async (t) => {
+    const path = join(tempDir(t), 'keystore.db');
+    const { store } = await open({ path, master: raw() });
+    t.after(() => store.close());
+    const k = id();
+    await store.put(k, randomBytes(32), BOB);
+    const results = await Promise.all(Array.from({ length: 100 }, () => store.take(k, BOB)));
+    assert.equal(results.filter((r) => r.kind === 'ok').length, 1);
+  });
+
+  it('shares one fdatasync among concurrent puts (group commit)', async (t) => {
+    const path = join(tempDir(t), 'keystore.db');
+    const { store } = await open({ path, master: raw() });
+    t.after(() => store.close());
+    const before = store.syncCount;
+    await Promise.all(Array.from({ length: 64 }, () => store.put(id(), randomBytes(32), BOB)));
+    const syncs = store.syncCount - before;
+    assert.ok(syncs >= 1 && syncs <= 8, `64 concurrent puts took ${syncs} syncs`);
+  });
+
+  it('leaves no trace of a taken key in the file', async (t) => {
+    const path = join(tempDir(t), 'keystore.db');
+    const { store } = await open({ path, master: raw() });
+    t.after(() => store.close());
+    const k = id();
+    const key = randomBytes(32);
+    await store.put(k, key, BOB);
+    const sealed = readFileSync(path).subarray(HEADER_BYTES, HEADER_BYTES + SLOT_BYTES);
+    assert.ok(!readFileSync(path).includes(key), 'plaintext key on disk');
+    await store.take(k, BOB);
+    const after = readFileSync(path);
+    assert.ok(!after.includes(key), 'key bytes in the file after take');
+    assert.ok(!after.includes(sealed.subarray(0, 64)), 'the sealed slot is still in the file');
+    assert.ok(after.subarray(HEADER_BYTES, HEADER_BYTES + SLOT_BYTES).every((b) => b === 0));
+  });
+
+  it('expires unclaimed keys, by sweep and at open, and wipes them', async (t) => {
+    const path = join(tempDir(t), 'keystore.db');
+    const master = raw();
+    let now = 1_000_000;
+    const { store } = await open({ path, master, ttlMs: 10_000, now: () => now });
+    const [a, b, c] = [id(), id(), id()];
+    for (const k of [a, b]) await store.put(k, randomBytes(32), BOB);
+    now += 5_000;
+    await store.put(c, randomBytes(32), BOB);
+    assert.equal(await store.sweep(), 0);
+    now += 6_000;
+    assert.deepEqual(await store.take(a, BOB), { kind: 'not-found' });
+    assert.equal(await store.sweep(), 1);
+    assert.equal(store.stats().used, 1);
+    await store.close();
+    now += 10_000;
+    const again = await open({ path, master, ttlMs: 10_000, now: () => now });
+    t.after(() => again.store.close());
+    assert.equal(again.report.expiredWiped, 1);
+    assert.equal(again.report.used, 0);
+    assert.ok(
+      readFileSync(path)
+        .subarray(HEADER_BYTES)
+        .every((x) => x === 0),
+    );
+  });
+
+  it('reuses freed slots and grows the file in chunks', async (t) => {
+    const path = join(tempDir(t), 'keystore.db');
+    const { store } = await open({ path, master: raw(), growSlots: 8 });
+    t.after(() => store.close());
+    const ids = Array.from({ length: 10 }, id);
+    for (const k of ids) await store.put(k, randomBytes(32), BOB);
+    assert.equal(statSync(path).size, HEADER_BYTES + 16 * SLOT_BYTES);
+    for (const k of ids) await store.take(k, BOB);
+    for (const k of Array.from({ length: 16 }, id)) await store.put(k, randomBytes(32), BOB);
+    assert.equal(statSync(path).size, HEADER_BYTES + 16 * SLOT_BYTES, 'freed slots were not reused');
+    assert.deepEqual(store.stats().slots, 16);
+  });
+
+  it('reports a corrupt slot by index, wipes it, and serves every other key', async (t) => {
+    const path = join(tempDir(t), 'keystore.db');
+    const master = raw();
+    const { store } = await open({ path, master });
+    const keys = new Map<KeyId, Buffer>();
+    for (let i = 0; i < 5; i++) {
+      const k = id();
+      keys.set(k, randomBytes(32));
+      await store.put(k, keys.get(k)!, BOB);
+    }
+    await store.close();
+    const bytes = readFileSync(path);
+    bytes[HEADER_BYTES + 2 * SLOT_BYTES + 100]! ^= 0x01; // slot 2, inside the ciphertext
+    writeFileSync(path, bytes);
+    const again = await open({ path, master });
+    t.after(() => again.store.close());
+    assert.deepEqual(again.report.corrupt, [2]);
+    assert.equal(again.report.used, 4);
+    assert.ok(
+      readFileSync(path)
+        .subarray(HEADER_BYTES + 2 * SLOT_BYTES, HEADER_BYTES + 3 * SLOT_BYTES)
+        .every((b) => b === 0),
+    );
+    let served = 0;
+    for (const [k, v] of keys) {
+      const r = await again.store.take(k, BOB);
+      if (r.kind === 'ok') {
+        assert.ok(r.key.equals(v));
+        served++;
+      }
+    }
+    assert.equal(served, 4);
+  });
+
+  it('refuses a wrong master key, a passphrase for a hex-key store, and a foreign file, changing nothing', async (t) => {
+    const dir = tempDir(t);
+    const path = join(dir, 'keystore.db');
+    const { store } = await open({ path, master: raw() });
+    await store.put(id(), randomBytes(32), BOB);
+    await store.close();
+    const before = readFileSync(path);
+    const problem = async (o: { path: string; master: MasterKey }): Promise<string> => {
+      try {
+        await open(o);
+      } catch (e) {
+        if (e instanceof ConfigError) return e.message;
+        throw e;
+      }
+      return 'opened';
+    };
+    assert.match(
+      await problem({ path, master: raw() }),
+      /keystore\.db: wrong master key for this keystore .*nothing was changed/,
+    );
+    assert.match(
+      await problem({
+        path,
+        master: { kind: 'passphrase', passphrase: Buffer.from('a long enough passphrase') },
+      }),
+      /made with a 64-hex-digit master key/,
+    );
+    assert.ok(readFileSync(path).equals(before), 'a refused open changed the file');
+    const json = join(dir, 'reference.db');
+    writeFileSync(json, '{"keys": {}}');
+    assert.match(
+      await problem({ path: json, master: raw() }),
+      /not a skip-server keystore \(it looks like JSON/,
+    );
+  });
+
+  it('opens with a passphrase through scrypt', async (t) => {
+    const path = join(tempDir(t), 'keystore.db');
+    const master: MasterKey = { kind: 'passphrase', passphrase: Buffer.from('correct horse battery staple') };
+    const { store } = await open({ path, master });
+    const k = id();
+    await store.put(k, randomBytes(16), BOB);
+    await store.close();
+    const again = await open({
+      path,
+      master: { kind: 'passphrase', passphrase: Buffer.from('correct horse battery staple') },
+    });
+    t.after(() => again.store.close());
+    assert.equal((await again.store.take(k, BOB)).kind, 'ok');
+  });
+});
+
+describe('keystore master key', () => {
+  it('reads 64 hex digits as key material and removes the variable from the environment', () => {
+    const hex = newMasterKeyHex();
+    const env: NodeJS.ProcessEnv = { KEYSTORE_MASTER_KEY: hex };
+    const m = masterKeyFromEnv(env);
+    assert.equal(m.kind, 'raw');
+    assert.ok(m.kind === 'raw' && m.key.toString('hex') === hex);
+    assert.equal(env.KEYSTORE_MASTER_KEY, undefined);
+  });
+
+  it('reads a passphrase, or a file (systemd credential) with a trailing newline', (t) => {
+    assert.equal(masterKeyFromEnv({ KEYSTORE_MASTER_KEY: 'a passphrase of some length' }).kind, 'passphrase');
+    const file = join(tempDir(t), 'master');
+    writeFileSync(file, `${newMasterKeyHex()}\n`);
+    assert.equal(masterKeyFromEnv({ KEYSTORE_MASTER_KEY_FILE: file }).kind, 'raw');
+  });
+
+  it('says how to make one when missing, and refuses short, doubled or unreadable ones without echoing them', () => {
+    const msg = (env: NodeJS.ProcessEnv): string => {
+      try {
+        masterKeyFromEnv(env);
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return 'accepted';
+    };
+    assert.match(msg({}), /no keystore master key\. Set KEYSTORE_MASTER_KEY .*skip-server master-key/);
+    const short = msg({ KEYSTORE_MASTER_KEY: 'hunter2' });
+    assert.match(short, /too short/);
+    assert.ok(!short.includes('hunter2'));
+    assert.match(
+      msg({ KEYSTORE_MASTER_KEY: 'x'.repeat(20), KEYSTORE_MASTER_KEY_FILE: '/x' }),
+      /set only one/,
+    );
+    assert.match(
+      msg({ KEYSTORE_MASTER_KEY_FILE: '/nonexistent/master' }),
+      /cannot read KEYSTORE_MASTER_KEY_FILE \(ENOENT\)/,
+    );
+  });
+});
