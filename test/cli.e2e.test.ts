@@ -193,4 +193,14 @@ describe('skip-server command line (bundle)', () => {
     const badStats = await runCli(['keystore', 'stats', '--config', files.config], { env: wrong });
     assert.equal(badStats.code, 3);
   });
+
+  it('refuses a second serve on the same keystore while the first runs', async (t) => {
+    const dir = tempDir(t);
+    const files = writeKpFiles(dir, makePki(dir), { name: 'alice', peers: [{ id: 'bob' }] });
+    const kp = await startKp(files.config, { env: files.env });
+    t.after(() => kp.stop());
+    const second = await runCli(['serve', '--config', files.config], { env: files.env });
+    assert.equal(second.code, 3);
+    assert.match(second.stderr, /alice-keystore\.db: the keystore is in use by another skip-server process/);
+  });
 });

@@ -187,6 +187,16 @@ describe('keystore', () => {
     );
   });
 
+  it('refuses a second process (or opener) of the same keystore, and frees it on close', async (t) => {
+    const path = join(tempDir(t), 'keystore.db');
+    const master = raw();
+    const { store } = await open({ path, master });
+    await assert.rejects(open({ path, master }), /in use by another skip-server process/);
+    await store.close();
+    const again = await open({ path, master });
+    await again.store.close();
+  });
+
   it('opens with a passphrase through scrypt', async (t) => {
     const path = join(tempDir(t), 'keystore.db');
     const master: MasterKey = { kind: 'passphrase', passphrase: Buffer.from('correct horse battery staple') };

@@ -11,6 +11,7 @@ import type { Logger } from '../log.js';
 import type { KeyId } from '../skip/key-id.js';
 import type { SystemId } from '../skip/remote-ids.js';
 import { nodeFs, type StoreFile, type StoreFs } from './file-io.js';
+import { lockKeystore, type KeystoreLock } from './lock.js';
 import type { MasterKey } from './master-key.js';
 import {
   HEADER_BYTES,
@@ -114,6 +115,7 @@ export class FileKeyStore implements KeyStore {
   private readonly syncer: GroupSync;
   private sweeper: NodeJS.Timeout | undefined;
   private closed = false;
+  private lock: KeystoreLock | undefined;
   private readonly now: () => number;
 
   private constructor(
@@ -128,6 +130,23 @@ export class FileKeyStore implements KeyStore {
   /** Opens (or creates) the keystore; a wrong master key or foreign file is a ConfigError. */
   static async open(o: FileKeyStoreOptions): Promise<{ store: FileKeyStore; report: OpenReport }> {
     const fs = o.fs ?? nodeFs;
+    // The simulated disks of the tests have no real path to lock; read-only scans need no lock.
+    const lock = o.fs || o.readOnly ? undefined : await lockKeystore(o.path);
+    if (lock && !lock.held)
+      o.log?.warn('keystore not locked', { path: o.path, reason: 'no abstract UNIX sockets here' });
+    try {
+      return await FileKeyStore.openLocked(o, fs, lock);
+    } catch (e) {
+      await lock?.release();
+      throw e;
+    }
+  }
+
+  private static async openLocked(
+    o: FileKeyStoreOptions,
+    fs: StoreFs,
+    lock: KeystoreLock | undefined,
+  ): Promise<{ store: FileKeyStore; report: OpenReport }> {
     let file = await fs.openExisting(o.path, o.readOnly);
     let keys: StoreKeys;
     let created = false;
@@ -152,6 +171,7 @@ export class FileKeyStore implements KeyStore {
       }
     }
     const store = new FileKeyStore(file, keys, o);
+    store.lock = lock;
     const report = await store.scan(created);
     const every = o.sweepEveryMs ?? Math.min(o.ttlMs, 60_000);
     if (!o.readOnly && every > 0)
@@ -295,6 +315,7 @@ export class FileKeyStore implements KeyStore {
     await this.syncer.idle();
     this.keys.slotKey.fill(0);
     await this.file.close();
+    await this.lock?.release();
   }
 
   private assertWritable(): void {
