@@ -4,10 +4,9 @@ import assert from 'node:assert/strict';
 import { appendFileSync, copyFileSync, mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { connect, type TLSSocket } from 'node:tls';
 import { describe, it } from 'node:test';
 import { BUNDLE, runCli, startKp } from './helpers/bundle.js';
-import { pskGet, sClient } from './helpers/http-client.js';
+import { pskGet, pskSocket, sClient } from './helpers/http-client.js';
 import { writeKpFiles } from './helpers/kp-files.js';
 import { makePki } from './helpers/pki.js';
 import { tempDir } from './helpers/tmp.js';
@@ -119,21 +118,7 @@ describe('skip-server command line (bundle)', () => {
     );
     assert.doesNotMatch(before.stdout, /HTTP\/1\.1/, 'an identity not yet in the file must be refused');
 
-    const held: TLSSocket = await new Promise((resolve, reject) => {
-      const s = connect({
-        host: '127.0.0.1',
-        port: kp.port,
-        ciphers: 'PSK-AES256-GCM-SHA384',
-        maxVersion: 'TLSv1.2',
-        pskCallback: () => ({
-          identity: files.encryptor.identity,
-          psk: Buffer.from(files.encryptor.key, 'hex'),
-        }),
-        checkServerIdentity: () => undefined,
-      });
-      s.once('secureConnect', () => resolve(s));
-      s.once('error', reject);
-    });
+    const held = await pskSocket(kp.port, files.encryptor);
     t.after(() => held.destroy());
     const ask = (): Promise<string> =>
       new Promise((resolve) => {

@@ -1,6 +1,6 @@
 // Abuse of the encryptor listener: slow, huge and odd requests are cut; others are still served.
 import assert from 'node:assert/strict';
-import { connect, type TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +11,7 @@ import { startServer, type RunningServer } from '../src/server.js';
 import { masterKeyFromEnv } from '../src/keystore/master-key.js';
 import { makePki } from './helpers/pki.js';
 import { writeKpFiles, type KpFiles } from './helpers/kp-files.js';
-import { nodeGet, parseHttp, pskAgent, pskGet } from './helpers/http-client.js';
+import { nodeGet, parseHttp, pskAgent, pskGet, pskSocket } from './helpers/http-client.js';
 
 describe('encryptor listener limits', () => {
   let dir: string;
@@ -38,24 +38,7 @@ describe('encryptor listener limits', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  /** A raw TLS-PSK connection, for writing requests byte by byte. */
-  function raw(): Promise<TLSSocket> {
-    return new Promise((resolve, reject) => {
-      const s = connect({
-        host: '127.0.0.1',
-        port: kp.encryptor.port,
-        ciphers: 'PSK-AES256-GCM-SHA384',
-        maxVersion: 'TLSv1.2',
-        pskCallback: () => ({
-          identity: files.encryptor.identity,
-          psk: Buffer.from(files.encryptor.key, 'hex'),
-        }),
-        checkServerIdentity: () => undefined,
-      });
-      s.once('secureConnect', () => resolve(s));
-      s.once('error', reject);
-    });
-  }
+  const raw = (): Promise<TLSSocket> => pskSocket(kp.encryptor.port, files.encryptor);
   const collect = (s: TLSSocket): Promise<string> =>
     new Promise((resolve) => {
       let data = '';

@@ -13,7 +13,7 @@ import { clip, type Logger } from '../log.js';
 import type { RemoteDirectory } from '../skip/remote-ids.js';
 import type { TlsMaterial } from '../tls/files.js';
 import { certIdentities, certMatches } from '../tls/identity.js';
-import type { Limits } from '../tls/listeners.js';
+import { applyLimits, limitOptions, type Limits } from '../tls/listeners.js';
 import {
   EXCHANGE_PATH,
   MAX_EXCHANGE_BODY_BYTES,
@@ -57,15 +57,9 @@ export function createPeerServer(deps: PeerServerDeps): Server {
     minVersion: 'TLSv1.2',
     ciphers: PEER_SUITES.join(':'),
     honorCipherOrder: true,
-    handshakeTimeout: limits.handshakeTimeoutMs,
-    requestTimeout: limits.requestTimeoutMs,
-    headersTimeout: limits.headersTimeoutMs,
-    keepAliveTimeout: limits.keepAliveTimeoutMs,
-    connectionsCheckingInterval: limits.timeoutCheckMs,
-    maxHeaderSize: limits.maxHeaderBytes,
+    ...limitOptions(limits),
   });
-  server.maxConnections = limits.maxConnections;
-  server.setTimeout(limits.idleTimeoutMs);
+  applyLimits(server, limits);
   server.on('tlsClientError', (err: Error & { code?: string }, socket: TLSSocket) => {
     log.warn('peer tls handshake refused', { peer: socket.remoteAddress, reason: err.code ?? err.message });
   });

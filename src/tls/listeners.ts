@@ -71,15 +71,10 @@ export function createEncryptorServer(
 ): EncryptorServer {
   const identities = new WeakMap<object, string>();
   const common: ServerOptions = {
+    ...limitOptions(limits),
     minVersion: 'TLSv1.2',
     maxVersion: 'TLSv1.3',
     honorCipherOrder: true,
-    handshakeTimeout: limits.handshakeTimeoutMs,
-    requestTimeout: limits.requestTimeoutMs,
-    headersTimeout: limits.headersTimeoutMs,
-    keepAliveTimeout: limits.keepAliveTimeoutMs,
-    connectionsCheckingInterval: limits.timeoutCheckMs,
-    maxHeaderSize: limits.maxHeaderBytes,
   };
   let suites: readonly string[];
   let options: ServerOptions;
@@ -110,9 +105,7 @@ export function createEncryptorServer(
       rejectUnauthorized: true,
     };
   }
-  const server = createServer(options);
-  server.maxConnections = limits.maxConnections;
-  server.setTimeout(limits.idleTimeoutMs);
+  const server = applyLimits(createServer(options), limits);
   server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
     log.warn('tls handshake refused', { peer: socket.remoteAddress, reason: errorCode(err) ?? err.message });
   });
@@ -124,6 +117,25 @@ export function createEncryptorServer(
     return Array.isArray(cn) ? cn[0] : cn;
   };
   return { server, suites, identify };
+}
+
+/** The time and size limits of LIMITS as https server options; every listener uses these. */
+export function limitOptions(limits: Limits): ServerOptions {
+  return {
+    handshakeTimeout: limits.handshakeTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    headersTimeout: limits.headersTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    connectionsCheckingInterval: limits.timeoutCheckMs,
+    maxHeaderSize: limits.maxHeaderBytes,
+  };
+}
+
+/** The limits that are set on the server object rather than passed as options. */
+export function applyLimits(server: Server, limits: Limits): Server {
+  server.maxConnections = limits.maxConnections;
+  server.setTimeout(limits.idleTimeoutMs);
+  return server;
 }
 
 /** Malformed, oversized or too slow requests: a short JSON answer, then the connection is closed. */

@@ -2,6 +2,7 @@
 // TLS-PSK client for tests that need many requests or a kept-alive connection.
 import { spawn } from 'node:child_process';
 import { request, Agent } from 'node:https';
+import { connect, type TLSSocket } from 'node:tls';
 
 export interface HttpAnswer {
   status: number;
@@ -78,6 +79,22 @@ export async function pskGet(
   const req = `${method} ${path} HTTP/1.1\r\nHost: kp\r\nConnection: close\r\n\r\n`;
   const r = await sClient(port, ['-psk_identity', creds.identity, '-psk', creds.key, ...extra], req);
   return parseHttp(r.stdout);
+}
+
+/** A raw TLS 1.2 PSK connection to 127.0.0.1:port, for writing requests byte by byte. */
+export function pskSocket(port: number, creds: PskCreds): Promise<TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const s = connect({
+      host: '127.0.0.1',
+      port,
+      ciphers: 'PSK-AES256-GCM-SHA384',
+      maxVersion: 'TLSv1.2',
+      pskCallback: () => ({ identity: creds.identity, psk: Buffer.from(creds.key, 'hex') }),
+      checkServerIdentity: () => undefined,
+    });
+    s.once('secureConnect', () => resolve(s));
+    s.once('error', reject);
+  });
 }
 
 /** A Node TLS-PSK agent: keep-alive connections, as a router's SKIP client would hold. */
