@@ -8,12 +8,6 @@ export function isHex(s: string): boolean {
   return HEX_RE.test(s);
 }
 
-/** Decodes hex that the caller has already validated with `isHex`. */
-export function fromHex(s: string): Buffer {
-  if (!isHex(s)) throw new TypeError('fromHex: not an even-length hex string');
-  return Buffer.from(s, 'hex');
-}
-
 /** Zero-fills every given buffer; tolerates undefined so it can sit in `finally`. */
 export function wipe(...bufs: (Uint8Array | undefined | null)[]): void {
   for (const b of bufs) b?.fill(0);
