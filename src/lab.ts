@@ -7,6 +7,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { isSea } from 'node:sea';
 import { ConfigError, errorMessage } from './errors.js';
 import { generateKeyFiles } from './kem/keygen.js';
 import type { KemBackend } from './kem/mlkem.js';
@@ -139,7 +140,8 @@ mtls_port: ${me.mtls}
 /** Runs both KPs as child processes until SIGINT/SIGTERM; resolves with the exit code. */
 export async function runLab(o: LabOptions): Promise<number> {
   const configs = ensureLab(o.dir, o.basePort, o.kem);
-  const script = process.argv[1]!;
+  // In a single executable the program is the executable itself; otherwise node runs the bundle.
+  const self = isSea() ? [] : [process.argv[1]!];
   const children: ChildProcess[] = [];
   const started = NAMES.map(
     (name) =>
@@ -149,7 +151,7 @@ export async function runLab(o: LabOptions): Promise<number> {
           KEYSTORE_MASTER_KEY_FILE: join(dirname(configs[name]), 'master.key'),
         };
         delete env.KEYSTORE_MASTER_KEY;
-        const child = spawn(process.execPath, [script, 'serve', '--config', configs[name]], {
+        const child = spawn(process.execPath, [...self, 'serve', '--config', configs[name]], {
           stdio: ['ignore', 'pipe', 'pipe'],
           env,
         });

@@ -5,11 +5,12 @@ import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { BUNDLE } from './helpers/bundle.js';
+import { skipServer } from './helpers/bundle.js';
 import { tempDir } from './helpers/tmp.js';
 
 function runLab(dir: string, base: number): Promise<{ lines: string[]; stop: () => Promise<number | null> }> {
-  const child = spawn(process.execPath, [BUNDLE, 'lab', '--dir', dir, '--base-port', String(base)], {
+  const [cmd, argv] = skipServer(['lab', '--dir', dir, '--base-port', String(base)]);
+  const child = spawn(cmd, argv, {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -4,6 +4,17 @@ import { resolve } from 'node:path';
 
 export const BUNDLE = resolve('dist/skip-server.js');
 
+/**
+ * What runs skip-server in these tests: node with the bundle, or, when SKIP_TEST_EXE is set
+ * (test/run.mjs does), a single executable, e.g. "dist/skip-server-linux-x64" or
+ * "qemu-aarch64 -L /usr/aarch64-linux-gnu dist/skip-server-linux-arm64".
+ */
+export function skipServer(args: string[], node?: string): [string, string[]] {
+  const exe = process.env.SKIP_TEST_EXE?.split(' ').filter((w) => w.length > 0);
+  if (exe && exe.length > 0 && node === undefined) return [exe[0]!, [...exe.slice(1), ...args]];
+  return [node ?? process.execPath, [BUNDLE, ...args]];
+}
+
 export interface RunningKp {
   proc: ChildProcess;
   port: number;
@@ -24,7 +35,8 @@ export function runCli(
   opts: { cwd?: string; script?: string; env?: Record<string, string> } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((res, rej) => {
-    const child = spawn(process.execPath, [opts.script ?? BUNDLE, ...args], {
+    const [cmd, argv] = opts.script ? [process.execPath, [opts.script, ...args]] : skipServer(args);
+    const child = spawn(cmd, argv, {
       cwd: opts.cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...opts.env },
@@ -46,14 +58,8 @@ export interface StartKpOptions {
 }
 
 export async function startKp(config: string, opts: StartKpOptions = {}): Promise<RunningKp> {
-  const proc = spawn(
-    opts.node ?? process.execPath,
-    [BUNDLE, 'serve', '--config', config, ...(opts.args ?? [])],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...opts.env },
-    },
-  );
+  const [cmd, argv] = skipServer(['serve', '--config', config, ...(opts.args ?? [])], opts.node);
+  const proc = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
   const logs: Record<string, unknown>[] = [];
   const waiters: {
     event: string;
