@@ -11,6 +11,7 @@ import { createLogger } from './log.js';
 import { ListenError, startServer } from './server.js';
 import { loadTlsMaterial } from './tls/files.js';
 import { readPskFile } from './tls/psk.js';
+import { addPsk } from './tls/psk-add.js';
 import { VERSION } from './version.js';
 import { generateKeyFiles } from './kem/keygen.js';
 import { runLab } from './lab.js';
@@ -27,6 +28,7 @@ Usage:
   skip-server check-config --config FILE
   skip-server keygen --pub FILE --priv FILE [--force]
   skip-server master-key
+  skip-server psk add --file FILE --identity ID [--bytes N]
   skip-server keystore stats --config FILE
   skip-server lab [--dir DIR] [--base-port N]
   skip-server --help | --version
@@ -39,6 +41,9 @@ Commands:
   keygen         Write a new ML-KEM-1024 key pair (PEM, as OpenSSL 3.5 writes it; private key
                  mode 0600). Refuses to replace existing files unless --force.
   master-key     Print a new keystore master key (64 hex digits) for KEYSTORE_MASTER_KEY.
+  psk add        Add an encryptor identity with a new random key to the PSK file (created 0600;
+                 an identity already there is refused) and print the router's psk line.
+                 SIGHUP makes a running skip-server load it.
   keystore stats Slots used and free, age of the oldest key, file size; never key material.
                  Needs the master key; opens the keystore read-only.
   lab            Development: run KPs alice and bob on loopback with generated secrets in DIR
@@ -52,6 +57,9 @@ Options:
       --pub FILE      keygen: where to write the public key (give it to the peer KPs)
       --priv FILE     keygen: where to write the private key (keep it on this KP only)
       --force         keygen: replace existing files
+      --file FILE     psk add: the PSK file
+      --identity ID   psk add: the encryptor's PSK identity
+      --bytes N       psk add: key length, 16 to 256 bytes (default 48)
       --dir DIR       lab: the lab folder (default ./lab)
       --base-port N   lab: alice listens on N (encryptors) and N+1 (peers), bob on N+1000, N+1001
                       (default 10443)
@@ -91,6 +99,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         priv: { type: 'string' },
         force: { type: 'boolean' },
         dir: { type: 'string' },
+        file: { type: 'string' },
+        identity: { type: 'string' },
+        bytes: { type: 'string' },
         'base-port': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
@@ -103,19 +114,34 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parsed;
   if (values.help) return (io.out(HELP), EXIT.ok);
   if (values.version) return (io.out(`${VERSION}\n`), EXIT.ok);
-  const command =
-    positionals[0] === 'keystore' && positionals[1] === 'stats'
-      ? 'keystore stats'
-      : (positionals[0] ?? 'serve');
-  if (command === 'keystore stats') positionals.splice(0, 2, 'keystore stats');
+  const two = `${positionals[0] ?? ''} ${positionals[1] ?? ''}`;
+  const command = two === 'keystore stats' || two === 'psk add' ? two : (positionals[0] ?? 'serve');
+  if (command.includes(' ')) positionals.splice(0, 2, command);
   const usage = (msg: string): number => (
     io.err(`skip-server: ${msg}\nRun "skip-server --help" for usage.\n`),
     EXIT.usage
   );
   if (positionals.length > 1) return usage(`unexpected argument "${positionals[1]}"`);
-  const commands = ['serve', 'check-config', 'keygen', 'lab', 'master-key', 'keystore stats'];
+  const commands = ['serve', 'check-config', 'keygen', 'lab', 'master-key', 'keystore stats', 'psk add'];
   if (!commands.includes(command)) return usage(`unknown command "${command}"`);
   if (command === 'master-key') return (io.out(`${newMasterKeyHex()}\n`), EXIT.ok);
+  if (command === 'psk add') {
+    if (values.file === undefined || values.identity === undefined)
+      return usage('psk add needs --file FILE and --identity ID');
+    const bytes =
+      values.bytes === undefined ? 48 : /^[0-9]{1,3}$/.test(values.bytes) ? Number(values.bytes) : NaN;
+    try {
+      const hex = addPsk(values.file, values.identity, bytes);
+      io.out(
+        `added "${values.identity}" to ${values.file} (mode 0600); SIGHUP a running skip-server to load it\n`,
+      );
+      io.out(`router: psk id ${values.identity} key hex ${hex}\n`);
+      return EXIT.ok;
+    } catch (e) {
+      if (e instanceof ConfigError) return (io.err(`skip-server: ${e.message}\n`), EXIT.config);
+      throw e;
+    }
+  }
   let kem: KemBackend;
   try {
     kem = kemFromEnv(process.env.SKIP_KEM_BACKEND);

@@ -1,0 +1,55 @@
+// `skip-server psk add`: a new encryptor identity in the PSK file without OpenSSL. Appends
+// (creating the file with mode 0600), refuses an identity already there or a file that does not
+// parse, and returns the key as hex once, for the router's `psk id ... key hex ...` line.
+
+import { randomBytes } from 'node:crypto';
+import { closeSync, constants, fchmodSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { ConfigError, errorCode, errorMessage } from '../errors.js';
+import { MAX_IDENTITY_BYTES, MAX_PSK_BYTES, MIN_PSK_BYTES, parsePskFile } from './psk.js';
+
+export function addPsk(file: string, identity: string, bytes: number): string {
+  if (
+    !/^[\x21-\x7e]+$/.test(identity) ||
+    Buffer.byteLength(identity) > MAX_IDENTITY_BYTES ||
+    identity.endsWith(':')
+  ) {
+    throw new ConfigError([
+      `identity must be 1 to ${MAX_IDENTITY_BYTES} printable characters without spaces, not ending in ':'`,
+    ]);
+  }
+  if (!Number.isInteger(bytes) || bytes < MIN_PSK_BYTES || bytes > MAX_PSK_BYTES) {
+    throw new ConfigError([`--bytes must be ${MIN_PSK_BYTES} to ${MAX_PSK_BYTES}`]);
+  }
+  let existing = '';
+  try {
+    existing = readFileSync(file, 'utf8');
+  } catch (e) {
+    if (errorCode(e) !== 'ENOENT')
+      throw new ConfigError([`${file}: cannot read (${errorCode(e) ?? errorMessage(e)})`]);
+  }
+  const hasEntries = existing.split(/\r?\n/).some((l) => l.trim() !== '' && !l.trim().startsWith('#'));
+  if (hasEntries) {
+    const table = parsePskFile(existing, file);
+    const taken = table.has(identity);
+    for (const k of table.values()) k.fill(0);
+    if (taken) throw new ConfigError([`${file}: identity "${identity}" is already there`]);
+  }
+  const key = randomBytes(bytes);
+  const line = Buffer.from(
+    `${existing === '' || existing.endsWith('\n') ? '' : '\n'}${identity}:${key.toString('hex')}\n`,
+  );
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o600);
+    fchmodSync(fd, 0o600);
+    writeSync(fd, line);
+    fsyncSync(fd);
+    return key.toString('hex');
+  } catch (e) {
+    throw new ConfigError([`${file}: cannot write (${errorCode(e) ?? errorMessage(e)})`]);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+    key.fill(0);
+    line.fill(0);
+  }
+}
