@@ -12,6 +12,7 @@ import { ListenError, startServer } from './server.js';
 import { loadTlsMaterial } from './tls/files.js';
 import { readPskFile } from './tls/psk.js';
 import { addPsk } from './tls/psk-add.js';
+import { initKp } from './init.js';
 import { VERSION } from './version.js';
 import { generateKeyFiles } from './kem/keygen.js';
 import { runLab } from './lab.js';
@@ -28,6 +29,7 @@ Usage:
   skip-server check-config --config FILE
   skip-server keygen --pub FILE --priv FILE [--force]
   skip-server master-key
+  skip-server init --dir DIR --id NAME [--peer NAME=HOST ...]
   skip-server psk add --file FILE --identity ID [--bytes N]
   skip-server keystore stats --config FILE
   skip-server lab [--dir DIR] [--base-port N]
@@ -41,6 +43,8 @@ Commands:
   keygen         Write a new ML-KEM-1024 key pair (PEM, as OpenSSL 3.5 writes it; private key
                  mode 0600). Refuses to replace existing files unless --force.
   master-key     Print a new keystore master key (64 hex digits) for KEYSTORE_MASTER_KEY.
+  init           Write a production Key Provider's files into DIR: skip.yaml, psk.txt, an ML-KEM
+                 pair and master.key (secrets 0600); never replaces a file; prints next steps.
   psk add        Add an encryptor identity with a new random key to the PSK file (created 0600;
                  an identity already there is refused) and print the router's psk line.
                  SIGHUP makes a running skip-server load it.
@@ -57,6 +61,8 @@ Options:
       --pub FILE      keygen: where to write the public key (give it to the peer KPs)
       --priv FILE     keygen: where to write the private key (keep it on this KP only)
       --force         keygen: replace existing files
+      --id NAME       init: this KP's localSystemID
+      --peer NAME=HOST  init: a peer KP and its address (repeat for each)
       --file FILE     psk add: the PSK file
       --identity ID   psk add: the encryptor's PSK identity
       --bytes N       psk add: key length, 16 to 256 bytes (default 48)
@@ -100,6 +106,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         force: { type: 'boolean' },
         dir: { type: 'string' },
         file: { type: 'string' },
+        id: { type: 'string' },
+        peer: { type: 'string', multiple: true },
         identity: { type: 'string' },
         bytes: { type: 'string' },
         'base-port': { type: 'string' },
@@ -122,9 +130,31 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     EXIT.usage
   );
   if (positionals.length > 1) return usage(`unexpected argument "${positionals[1]}"`);
-  const commands = ['serve', 'check-config', 'keygen', 'lab', 'master-key', 'keystore stats', 'psk add'];
+  const commands = [
+    'serve',
+    'check-config',
+    'keygen',
+    'lab',
+    'master-key',
+    'keystore stats',
+    'psk add',
+    'init',
+  ];
   if (!commands.includes(command)) return usage(`unknown command "${command}"`);
   if (command === 'master-key') return (io.out(`${newMasterKeyHex()}\n`), EXIT.ok);
+  if (command === 'init') {
+    if (values.dir === undefined || values.id === undefined)
+      return usage('init needs --dir DIR and --id NAME');
+    try {
+      io.out(
+        initKp({ dir: values.dir, id: values.id, peers: values.peer ?? [], kem: selectBackend('auto') }),
+      );
+      return EXIT.ok;
+    } catch (e) {
+      if (e instanceof ConfigError) return (io.err(`skip-server: ${e.message}\n`), EXIT.config);
+      throw e;
+    }
+  }
   if (command === 'psk add') {
     if (values.file === undefined || values.identity === undefined)
       return usage('psk add needs --file FILE and --identity ID');
