@@ -29,7 +29,7 @@ Usage:
   skip-server check-config --config FILE
   skip-server keygen --pub FILE --priv FILE [--force]
   skip-server master-key
-  skip-server init --dir DIR --id NAME [--peer NAME=HOST ...]
+  skip-server init --dir DIR --id NAME [--peer NAME=HOST ...] [--keystore FILE]
   skip-server psk add --file FILE --identity ID [--bytes N]
   skip-server keystore stats --config FILE
   skip-server lab [--dir DIR] [--base-port N]
@@ -63,6 +63,7 @@ Options:
       --force         keygen: replace existing files
       --id NAME       init: this KP's localSystemID
       --peer NAME=HOST  init: a peer KP and its address (repeat for each)
+      --keystore FILE init: keystore_path (default DIR/keystore.db)
       --file FILE     psk add: the PSK file
       --identity ID   psk add: the encryptor's PSK identity
       --bytes N       psk add: key length, 16 to 256 bytes (default 48)
@@ -108,6 +109,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         file: { type: 'string' },
         id: { type: 'string' },
         peer: { type: 'string', multiple: true },
+        keystore: { type: 'string' },
         identity: { type: 'string' },
         bytes: { type: 'string' },
         'base-port': { type: 'string' },
@@ -147,7 +149,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       return usage('init needs --dir DIR and --id NAME');
     try {
       io.out(
-        initKp({ dir: values.dir, id: values.id, peers: values.peer ?? [], kem: selectBackend('auto') }),
+        initKp({
+          dir: values.dir,
+          id: values.id,
+          peers: values.peer ?? [],
+          kem: selectBackend('auto'),
+          ...(values.keystore !== undefined && { keystore: values.keystore }),
+        }),
       );
       return EXIT.ok;
     } catch (e) {

@@ -18,6 +18,8 @@ export interface InitOptions {
   id: string;
   /** NAME=HOST pairs. */
   peers: string[];
+  /** Where the keystore goes (default DIR/keystore.db; under systemd /var/lib/skip-server/...). */
+  keystore?: string;
   kem: KemBackend;
 }
 
@@ -85,7 +87,7 @@ ${remotes}algorithm: "PRF"
 default_key_size_bits: 256
 default_entropy_bits: 256
 key_ttl_seconds: 3600
-keystore_path: ${quote(join(d, 'keystore.db'))}
+keystore_path: ${quote(resolve(o.keystore ?? join(d, 'keystore.db')))}
 kem_pub_key_path: ${quote(f.pub)}
 kem_priv_key_path: ${quote(f.priv)}
 use_psk: true
