@@ -4,6 +4,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfig, type Config } from './config.js';
 import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { masterKeyFromEnv, newMasterKeyHex, wipeMasterKey } from './keystore/master-key.js';
 import { FileKeyStore } from './keystore/store.js';
 import { ConfigError, errorMessage } from './errors.js';
@@ -55,7 +56,8 @@ Commands:
                  and print the openssl s_client lines that play their encryptors.
 
 Options:
-  -c, --config FILE   skip.yaml (reference Python Key Provider format; see config/skip.yaml.example)
+  -c, --config FILE   skip.yaml (reference Python Key Provider format; see config/skip.yaml.example);
+                      default $CAF_APP_PERSISTENT_DIR/config/skip.yaml when that is set (Cisco IOx)
       --host ADDR     bind address for the encryptor listener (overrides "host")
       --port PORT     encryptor listener port (overrides "port"; 0 picks a free one)
       --pub FILE      keygen: where to write the public key (give it to the peer KPs)
@@ -210,7 +212,10 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       throw e;
     }
   }
-  if (values.config === undefined) return usage(`${command} needs --config FILE`);
+  // Inside Cisco IOx the app's data volume holds the config.
+  const caf = process.env.CAF_APP_PERSISTENT_DIR;
+  const configFile = values.config ?? (caf ? join(caf, 'config', 'skip.yaml') : undefined);
+  if (configFile === undefined) return usage(`${command} needs --config FILE`);
   let port: number | undefined;
   if (values.port !== undefined) {
     port = /^[0-9]{1,5}$/.test(values.port) ? Number(values.port) : NaN;
@@ -219,7 +224,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   }
 
   try {
-    const config = loadConfig(values.config);
+    const config = loadConfig(configFile);
     if (values.host !== undefined) config.host = values.host;
     if (port !== undefined) config.port = port;
     if (command === 'check-config') return await checkConfig(config, kem, io.out);
