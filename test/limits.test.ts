@@ -1,8 +1,8 @@
 // Abuse of the encryptor listener: slow, huge and odd requests are cut; others are still served.
 import assert from 'node:assert/strict';
-import type { TLSSocket } from 'node:tls';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../src/config.js';
@@ -104,5 +104,39 @@ describe('encryptor listener limits', () => {
       assert.equal(r.headers['allow'], 'GET');
     }
     agent.destroy();
+  });
+
+  /** A raw mutual-TLS connection to the peer port with this KP's own certificate (CA-signed). */
+  const rawPeer = (): Promise<TLSSocket> =>
+    new Promise((resolve, reject) => {
+      const s = tlsConnect({
+        host: '127.0.0.1',
+        port: kp.peer.port,
+        ca: readFileSync(join(dir, 'ca.pem')),
+        cert: readFileSync(join(dir, 'alice.pem')),
+        key: readFileSync(join(dir, 'alice.key')),
+        servername: 'localhost',
+      });
+      s.once('secureConnect', () => resolve(s));
+      s.once('error', reject);
+    });
+
+  it('cuts a slow-loris peer at the header timeout, and answers 431 to oversized peer headers', async () => {
+    const slow = await rawPeer();
+    const closed = collect(slow);
+    slow.write('POST /key-exchange HTTP/1.1\r\nHost: kp\r\n');
+    const drip = setInterval(() => slow.writable && slow.write('X-a: b\r\n'), 100);
+    try {
+      const t0 = Date.now();
+      const answer = await closed;
+      assert.ok(Date.now() - t0 < 3_000, 'slow peer was not cut in time');
+      assert.match(answer, /^HTTP\/1\.1 408/);
+    } finally {
+      clearInterval(drip);
+    }
+    const big = await rawPeer();
+    const answer = collect(big);
+    big.write(`POST /key-exchange HTTP/1.1\r\nHost: kp\r\nX-big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    assert.equal(parseHttp(await answer).status, 431);
   });
 });
