@@ -9,7 +9,8 @@ import { masterKeyFromEnv, newMasterKeyHex, wipeMasterKey } from './keystore/mas
 import { FileKeyStore } from './keystore/store.js';
 import { ConfigError, errorMessage } from './errors.js';
 import { createLogger } from './log.js';
-import { ListenError, startServer } from './server.js';
+import { startServer } from './server.js';
+import { ListenError } from './http/listen.js';
 import { loadTlsMaterial } from './tls/files.js';
 import { readPskFile } from './tls/psk.js';
 import { addPsk } from './tls/psk-add.js';

@@ -39,6 +39,8 @@ export interface Config {
   port: number;
   mtls_port: number;
   key_ttl_seconds: number;
+  admin_host: string;
+  admin_port?: number;
 }
 
 /** Key sizes served by GET /key, draft §4.2 (default 256 bits); bits, multiples of 8. */
@@ -81,6 +83,8 @@ const TOP: Record<string, Field | 'remotes'> = {
   port: { kind: 'port', default: 443 },
   mtls_port: { kind: 'port', default: 8443 },
   key_ttl_seconds: { kind: 'seconds', default: KEY_TTL_SECONDS.default, range: KEY_TTL_SECONDS },
+  admin_host: { kind: 'string', default: '127.0.0.1' },
+  admin_port: { kind: 'port' },
 };
 
 const REMOTE: Record<string, Field> = {

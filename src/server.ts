@@ -2,10 +2,11 @@
 // Everything with a side effect (store, peer link, randomness, log) can be injected by tests.
 
 import { randomBytes } from 'node:crypto';
-import type { Server as HttpsServer } from 'node:https';
-import type { Server } from 'node:net';
 import type { Config } from './config.js';
-import { ConfigError, errorCode, errorMessage } from './errors.js';
+import { ConfigError, errorMessage } from './errors.js';
+import { closeServer, listen } from './http/listen.js';
+import { createAdmin } from './admin/health.js';
+import { Metrics } from './admin/metrics.js';
 import { createRouter } from './http/router.js';
 import { FileKeyStore } from './keystore/store.js';
 import type { MasterKey } from './keystore/master-key.js';
@@ -41,6 +42,7 @@ export interface StartOptions {
 export interface RunningServer {
   readonly encryptor: { host: string; port: number };
   readonly peer: { host: string; port: number };
+  readonly admin?: { host: string; port: number };
   /**
    * SIGHUP: re-read the PSK file (on any problem the old table stays and the problems are logged)
    * and the peers' ML-KEM public keys (read again on next use).
@@ -48,9 +50,6 @@ export interface RunningServer {
   reload(): boolean;
   close(): Promise<void>;
 }
-
-/** Listening failed (port in use, no permission): the message says what to do. */
-export class ListenError extends Error {}
 
 const TLS13_PSK_NOTE =
   "TLS 1.3 with a PSK negotiates TLS_AES_128_GCM_SHA256: Node's PSK callback is SHA-256 bound, " +
@@ -66,32 +65,29 @@ export async function startServer(config: Config, opts: StartOptions): Promise<R
   const kem = opts.kem ?? selectBackend('auto');
   const kemKey = loadPrivateKey(config.kem_priv_key_path, kem, config.kem_pub_key_path);
   const remotes = new RemoteDirectory(config.localSystemID, config.remoteSystems, config.mtls_port);
+  const metrics = new Metrics();
   const store = opts.store ?? (await openKeystore(config, opts.masterKey, log));
   const peerClient = opts.agreement
     ? undefined
-    : new PeerClient({ localSystemId: config.localSystemID, material, kem, log });
+    : new PeerClient({ localSystemId: config.localSystemID, material, kem, log, metrics });
   const agreement = opts.agreement ?? peerClient!;
-  const deps: SkipDeps = {
-    config,
-    remotes,
-    store,
-    agreement,
-    rng: opts.rng ?? randomBytes,
-    log,
-  };
+  const deps: SkipDeps = { config, remotes, store, agreement, rng: opts.rng ?? randomBytes, log, metrics };
   const limits: Limits = { ...LIMITS, ...opts.limits };
   const enc = createEncryptorServer(tls, log, limits);
-  const router = createRouter({
-    log,
-    identify: enc.identify,
-    handlers: {
-      capabilities: (r) => capabilities(deps, r),
-      entropy: (r) => entropy(deps, r),
-      newKey: (r) => newKey(deps, r),
-      getKey: (r) => getKey(deps, r),
-    },
-  });
-  enc.server.on('request', router);
+  enc.server.on(
+    'request',
+    createRouter({
+      log,
+      identify: enc.identify,
+      count: (route, status) => metrics.requests.inc({ route, status: String(status) }),
+      handlers: {
+        capabilities: (r) => capabilities(deps, r),
+        entropy: (r) => entropy(deps, r),
+        newKey: (r) => newKey(deps, r),
+        getKey: (r) => getKey(deps, r),
+      },
+    }),
+  );
   const peerServer = createPeerServer({
     localSystemId: config.localSystemID,
     remotes,
@@ -100,22 +96,28 @@ export async function startServer(config: Config, opts: StartOptions): Promise<R
     material,
     limits,
     log,
+    metrics,
   });
-  let peerPort: number;
-  let port: number;
+  const admin =
+    config.admin_port === undefined
+      ? undefined
+      : createAdmin({ metrics, store, remotes, listeners: { encryptor: enc.server, peer: peerServer } });
+
+  const servers = [peerServer, enc.server, ...(admin ? [admin] : [])];
+  const closeAll = async (): Promise<void> => {
+    await Promise.all(servers.map((s) => closeServer(s)));
+    agreement.close();
+    kemKey.wipe();
+    await store.close();
+    psk?.close();
+  };
+  let peerPort: number, port: number, adminPort: number | undefined;
   try {
     peerPort = await listen(peerServer, config.host, config.mtls_port, 'peer KP');
-    try {
-      port = await listen(enc.server, config.host, config.port, 'encryptor');
-    } catch (e) {
-      await closeServer(peerServer);
-      throw e;
-    }
+    port = await listen(enc.server, config.host, config.port, 'encryptor');
+    if (admin) adminPort = await listen(admin, config.admin_host, config.admin_port!, 'admin client');
   } catch (e) {
-    agreement.close();
-    await store.close();
-    kemKey.wipe();
-    psk?.close();
+    await closeAll();
     throw e;
   }
 
@@ -128,12 +130,20 @@ export async function startServer(config: Config, opts: StartOptions): Promise<R
     kem: { algorithm: 'ML-KEM-1024', backend: kem.name },
     certificate: { subject: material.subject, notAfter: material.notAfter },
     keystore: { kind: store.kind, path: config.keystore_path, keyTtlSeconds: config.key_ttl_seconds },
+    admin: adminPort === undefined ? 'off' : { host: config.admin_host, port: adminPort },
     limits,
   });
+  if (adminPort !== undefined && !/^(127\.|::1$|localhost$)/.test(config.admin_host)) {
+    log.warn('admin listener not on loopback', {
+      host: config.admin_host,
+      note: 'it is plain HTTP; keep it on a management network',
+    });
+  }
 
   return {
     encryptor: { host: config.host, port },
     peer: { host: config.host, port: peerPort },
+    ...(adminPort !== undefined && { admin: { host: config.admin_host, port: adminPort } }),
     reload() {
       peerClient?.reload();
       if (!psk) return true;
@@ -146,13 +156,7 @@ export async function startServer(config: Config, opts: StartOptions): Promise<R
         return false;
       }
     },
-    async close() {
-      await Promise.all([closeServer(enc.server), closeServer(peerServer)]);
-      agreement.close();
-      kemKey.wipe();
-      await store.close();
-      psk?.close();
-    },
+    close: closeAll,
   };
 }
 
@@ -170,34 +174,4 @@ async function openKeystore(config: Config, master: MasterKey | undefined, log: 
     corrupt: report.corrupt.slice(0, 100),
   });
   return store;
-}
-
-function listen(server: Server, host: string, port: number, name: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', (e) => {
-      const code = errorCode(e);
-      const why =
-        code === 'EADDRINUSE'
-          ? 'the port is in use by another process'
-          : code === 'EACCES'
-            ? 'permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)'
-            : code === 'EADDRNOTAVAIL'
-              ? 'no interface has that address'
-              : errorMessage(e);
-      reject(new ListenError(`cannot listen for ${name}s on ${host}:${port}: ${why}`));
-    });
-    server.listen(port, host, () => {
-      const addr = server.address();
-      resolve(typeof addr === 'object' && addr ? addr.port : port);
-    });
-  });
-}
-
-/** Stops accepting, lets in-flight requests finish for a moment, then cuts what is left. */
-async function closeServer(server: HttpsServer, graceMs = 3_000): Promise<void> {
-  const done = new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeIdleConnections();
-  const timer = setTimeout(() => server.closeAllConnections(), graceMs).unref();
-  await done;
-  clearTimeout(timer);
 }

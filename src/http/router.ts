@@ -42,6 +42,8 @@ export interface RouterOptions {
   /** Who is asking, for the request log: the PSK identity or certificate subject. */
   identify: (req: IncomingMessage) => string | undefined;
   now?: () => number;
+  /** Counts requests by route (never by raw path) and status. */
+  count?: (route: string, status: number) => void;
 }
 
 export function createRouter(opts: RouterOptions): (req: IncomingMessage, res: ServerResponse) => void {
@@ -53,6 +55,7 @@ export function createRouter(opts: RouterOptions): (req: IncomingMessage, res: S
     const path = q < 0 ? url : url.slice(0, q);
     const query = q < 0 ? '' : url.slice(q + 1);
     res.on('finish', () => {
+      opts.count?.(match(path)?.route ?? 'unknown', res.statusCode);
       opts.log.info('request', {
         method: clip(req.method ?? '', 16),
         path: clip(path, 160),

@@ -115,6 +115,7 @@ export class FileKeyStore implements KeyStore {
   private readonly syncer: GroupSync;
   private sweeper: NodeJS.Timeout | undefined;
   private closed = false;
+  private expiredTotal = 0;
   private lock: KeystoreLock | undefined;
   private readonly now: () => number;
 
@@ -264,6 +265,7 @@ export class FileKeyStore implements KeyStore {
     // From here on no other take can see this key.
     this.index.delete(keyId);
     if (e.expiresMs <= this.now()) {
+      this.expiredTotal++;
       await this.wipe(e.slot);
       return { kind: 'not-found' };
     }
@@ -287,6 +289,7 @@ export class FileKeyStore implements KeyStore {
     const now = this.now();
     const expired = [...this.index.entries()].filter(([, e]) => e.expiresMs <= now);
     for (const [id] of expired) this.index.delete(id);
+    this.expiredTotal += expired.length;
     await Promise.all(expired.map(([, e]) => this.wipe(e.slot)));
     if (expired.length > 0) this.o.log?.info('keys expired', { count: expired.length });
     return expired.length;
@@ -302,6 +305,15 @@ export class FileKeyStore implements KeyStore {
       oldestAgeMs: oldest === null ? null : this.now() - oldest,
       fileBytes: fileBytes ?? HEADER_BYTES + this.slots * SLOT_BYTES,
     };
+  }
+
+  async check(): Promise<void> {
+    this.assertWritable();
+    await this.syncer.sync();
+  }
+
+  counts(): { expired: number; used: number; free: number } {
+    return { expired: this.expiredTotal, used: this.index.size, free: this.slots - this.index.size };
   }
 
   get syncCount(): number {

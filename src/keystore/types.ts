@@ -22,6 +22,10 @@ export interface KeyStore {
    * wrong remote system changes nothing.
    */
   take(keyId: KeyId, remote: SystemId): Promise<TakeResult>;
+  /** Health: resolves when the store can still make writes durable. */
+  check(): Promise<void>;
+  /** Keys wiped unclaimed since start, and slots in use and free, for metrics. */
+  counts(): { expired: number; used: number; free: number };
   close(): Promise<void>;
 }
 

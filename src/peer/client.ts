@@ -8,6 +8,7 @@ import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { errorCode, errorMessage } from '../errors.js';
 import { loadPublicKey } from '../kem/keys.js';
 import type { KemBackend, PreparedPublic } from '../kem/mlkem.js';
+import type { Metrics } from '../admin/metrics.js';
 import { clip, type Logger } from '../log.js';
 import type { KeyId } from '../skip/key-id.js';
 import type { ResolvedRemote } from '../skip/remote-ids.js';
@@ -26,6 +27,7 @@ export interface PeerClientOptions {
   timeoutMs?: number;
   /** Kept-alive connections per peer. */
   maxSockets?: number;
+  metrics?: Metrics;
 }
 
 /** Peer public keys cached by path; bounded so a glob entry with thousands of spokes stays small. */
@@ -57,11 +59,9 @@ export class PeerClient implements KeyAgreement {
       const body = exchangeBody({ systemId: this.o.localSystemId, keyId, lengthBits, ciphertext, confirm });
       const started = performance.now();
       await this.post(remote, body);
-      this.o.log.debug('peer exchange', {
-        keyId,
-        peer: remote.id,
-        ms: Math.round(performance.now() - started),
-      });
+      const ms = performance.now() - started;
+      this.o.metrics?.peerLatency.observe(ms / 1000);
+      this.o.log.debug('peer exchange', { keyId, peer: remote.id, ms: Math.round(ms) });
       return Buffer.from(sharedSecret.subarray(0, bytes));
     } finally {
       sharedSecret.fill(0);

@@ -9,6 +9,7 @@ import { errorReply, send, type Reply } from '../http/respond.js';
 import { HttpError } from '../errors.js';
 import { DuplicateKeyIdError, type KeyStore } from '../keystore/types.js';
 import type { PreparedPrivate } from '../kem/mlkem.js';
+import type { Metrics } from '../admin/metrics.js';
 import { clip, type Logger } from '../log.js';
 import type { RemoteDirectory } from '../skip/remote-ids.js';
 import type { TlsMaterial } from '../tls/files.js';
@@ -44,6 +45,7 @@ export interface PeerServerDeps {
   material: TlsMaterial;
   limits: Limits;
   log: Logger;
+  metrics?: Metrics;
 }
 
 export function createPeerServer(deps: PeerServerDeps): Server {
@@ -65,15 +67,16 @@ export function createPeerServer(deps: PeerServerDeps): Server {
   });
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const started = performance.now();
-    res.on('finish', () =>
+    res.on('finish', () => {
+      deps.metrics?.peerRequests.inc({ status: String(res.statusCode) });
       log.info('peer request', {
         method: clip(req.method ?? '', 16),
         path: clip(req.url ?? '', 120),
         status: res.statusCode,
         ms: Math.round((performance.now() - started) * 10) / 10,
         certificate: clip(certIdentities((req.socket as TLSSocket).getPeerCertificate())[0] ?? '', 128),
-      }),
-    );
+      });
+    });
     handle(req, deps).then(
       (reply) => send(res, reply),
       (e: unknown) => send(res, errorReply(e, log, 'peer request failed')),
@@ -132,6 +135,7 @@ async function handle(req: IncomingMessage, deps: PeerServerDeps): Promise<Reply
       deps.log.error('keystore put failed', { keyId: x.keyId, from: remote.id, error: errorMessage(e) });
       throw new HttpError(500, 'could not store the key');
     }
+    deps.metrics?.keysReceived.inc();
     deps.log.info('key received', {
       keyId: x.keyId,
       from: remote.id,

@@ -5,6 +5,7 @@ import type { KeyStore } from '../keystore/types.js';
 import type { Logger } from '../log.js';
 import type { KeyAgreement } from '../peer/agreement.js';
 import type { RemoteDirectory } from './remote-ids.js';
+import type { Metrics } from '../admin/metrics.js';
 
 export interface SkipDeps {
   config: Config;
@@ -14,4 +15,5 @@ export interface SkipDeps {
   /** Cryptographically secure random bytes; crypto.randomBytes in production. */
   rng: (bytes: number) => Buffer;
   log: Logger;
+  metrics: Metrics;
 }

@@ -44,6 +44,7 @@ export async function newKey(deps: SkipDeps, req: SkipRequest): Promise<Reply> {
     key = await deps.agreement.agree(remote, keyId, bits / 8);
   } catch (e) {
     deps.log.warn('key agreement failed', { keyId, remote: remote.id, error: errorMessage(e) });
+    deps.metrics.peerFailures.inc({ reason: e instanceof PeerRefusedError ? 'refused' : 'unreachable' });
     if (e instanceof PeerUnreachableError)
       throw new HttpError(503, `peer Key Provider "${remote.id}" is unreachable`);
     if (e instanceof PeerRefusedError)
@@ -52,6 +53,7 @@ export async function newKey(deps: SkipDeps, req: SkipRequest): Promise<Reply> {
   }
   try {
     deps.log.info('key issued', { keyId, remote: remote.id, bits });
+    deps.metrics.keysIssued.inc();
     return { status: 200, body: { keyId, key: key.toString('hex') }, noStore: true };
   } finally {
     key.fill(0);
@@ -82,6 +84,7 @@ export async function getKey(deps: SkipDeps, req: SkipRequest): Promise<Reply> {
   }
   try {
     deps.log.info('key delivered', { keyId, remote: remote.id });
+    deps.metrics.keysDelivered.inc();
     return { status: 200, body: { keyId, key: result.key.toString('hex') }, noStore: true };
   } finally {
     result.key.fill(0);

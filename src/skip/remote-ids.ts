@@ -54,17 +54,22 @@ export class RemoteDirectory {
     return this.entries.map((e) => e.entry.id);
   }
 
+  /** The peers named exactly (not by a pattern), resolved: the ones health checks can reach. */
+  concrete(): ResolvedRemote[] {
+    return this.entries.filter((e) => !e.glob).map((e) => this.resolveEntry(e.entry, e.entry.id as SystemId));
+  }
+
   /** Exact entries win over patterns; the first matching pattern wins; never our own ID. */
   resolve(id: SystemId): ResolvedRemote | undefined {
     if (id === this.localSystemId) return undefined;
     const exact = this.entries.find((e) => !e.glob && e.entry.id === id);
-    if (exact) return this.concrete(exact.entry, id);
+    if (exact) return this.resolveEntry(exact.entry, id);
     if (!SUBSTITUTABLE_ID.test(id)) return undefined;
     const match = this.entries.find((e) => e.glob?.test(id));
-    return match ? this.concrete(match.entry, id) : undefined;
+    return match ? this.resolveEntry(match.entry, id) : undefined;
   }
 
-  private concrete(entry: RemoteSystemConfig, id: SystemId): ResolvedRemote {
+  private resolveEntry(entry: RemoteSystemConfig, id: SystemId): ResolvedRemote {
     const sub = (s: string): string => s.replaceAll('{id}', id);
     const identities =
       entry.mtls_client_identities ??
