@@ -4,10 +4,17 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 const nodeGlobals = Object.fromEntries(
-  ['process', 'console', 'Buffer', 'URL', 'performance', 'setTimeout', 'clearTimeout'].map((g) => [
-    g,
-    'readonly',
-  ]),
+  [
+    'process',
+    'console',
+    'Buffer',
+    'URL',
+    'performance',
+    'setTimeout',
+    'clearTimeout',
+    'setInterval',
+    'clearInterval',
+  ].map((g) => [g, 'readonly']),
 );
 
 export default tseslint.config(
