@@ -2,7 +2,7 @@
 // docs/peer-protocol.md), parsed once at the boundary, plus our backward-compatible extension
 // `confirm`: proof that the sender holds the shared secret for exactly these fields.
 
-import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { KEY_BITS } from '../config.js';
 import { parseKeyId, type KeyId } from '../skip/key-id.js';
 import { parseSystemId, type SystemId } from '../skip/remote-ids.js';
@@ -114,13 +114,25 @@ export function confirmTag(
   const bits = Buffer.alloc(2);
   bits.writeUInt16BE(f.lengthBits, 0);
   const ctx = Buffer.concat([lp(f.sender), lp(f.receiver), lp(f.keyId), bits]);
-  const ck = Buffer.from(
-    hkdfSync('sha256', sharedSecret, Buffer.alloc(0), Buffer.concat([CONFIRM_INFO, ctx]), 32),
-  );
+  const ck = hkdfSha256(sharedSecret, Buffer.concat([CONFIRM_INFO, ctx]));
   try {
     return createHmac('sha256', ck).update(ctx).update(f.ciphertext).digest();
   } finally {
     ck.fill(0);
+  }
+}
+
+/** HKDF-SHA-256 (RFC 5869) with an empty salt, 32 bytes out: Extract, then one Expand block.
+ * Done with HMAC directly: node's hkdfSync wraps its input in a KeyObject on every call. */
+function hkdfSha256(ikm: Uint8Array, info: Buffer): Buffer {
+  const prk = createHmac('sha256', Buffer.alloc(32)).update(ikm).digest();
+  try {
+    return createHmac('sha256', prk)
+      .update(info)
+      .update(Buffer.from([1]))
+      .digest();
+  } finally {
+    prk.fill(0);
   }
 }
 

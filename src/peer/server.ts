@@ -13,7 +13,7 @@ import type { Metrics } from '../admin/metrics.js';
 import { clip, type Logger } from '../log.js';
 import type { RemoteDirectory } from '../skip/remote-ids.js';
 import type { TlsMaterial } from '../tls/files.js';
-import { certIdentities, certMatches } from '../tls/identity.js';
+import { identitiesMatch, socketIdentities } from '../tls/identity.js';
 import { applyLimits, limitOptions, type Limits } from '../tls/listeners.js';
 import {
   EXCHANGE_PATH,
@@ -74,7 +74,7 @@ export function createPeerServer(deps: PeerServerDeps): Server {
         path: clip(req.url ?? '', 120),
         status: res.statusCode,
         ms: Math.round((performance.now() - started) * 10) / 10,
-        certificate: clip(certIdentities((req.socket as TLSSocket).getPeerCertificate())[0] ?? '', 128),
+        certificate: clip(socketIdentities(req.socket as TLSSocket)[0] ?? '', 128),
       });
     });
     handle(req, deps).then(
@@ -102,12 +102,12 @@ async function handle(req: IncomingMessage, deps: PeerServerDeps): Promise<Reply
   const x = parsed.value;
 
   const remote = deps.remotes.resolve(x.systemId);
-  const cert = (req.socket as TLSSocket).getPeerCertificate();
-  if (!remote || !certMatches(cert, remote.clientIdentities)) {
+  const identities = socketIdentities(req.socket as TLSSocket);
+  if (!remote || !identitiesMatch(identities, remote.clientIdentities)) {
     deps.log.warn('peer identity refused', {
       claimed: x.systemId,
       known: remote !== undefined,
-      certificate: certIdentities(cert).slice(0, 8),
+      certificate: identities.slice(0, 8),
     });
     throw new HttpError(403, `certificate is not allowed to speak for system_id "${clip(x.systemId, 64)}"`);
   }
