@@ -1,13 +1,6 @@
 // Byte helpers shared by every module that touches key material.
 // Rule (architecture.md, style 5): whoever allocates a secret buffer wipes it in `finally`.
 
-const HEX_RE = /^(?:[0-9a-fA-F]{2})*$/;
-
-/** True when `s` is an even-length string of hex digits (either case). */
-export function isHex(s: string): boolean {
-  return HEX_RE.test(s);
-}
-
 /** Zero-fills every given buffer; tolerates undefined so it can sit in `finally`. */
 export function wipe(...bufs: (Uint8Array | undefined | null)[]): void {
   for (const b of bufs) b?.fill(0);

@@ -20,24 +20,30 @@ export function addPsk(file: string, identity: string, bytes: number): string {
   if (!Number.isInteger(bytes) || bytes < MIN_PSK_BYTES || bytes > MAX_PSK_BYTES) {
     throw new ConfigError([`--bytes must be ${MIN_PSK_BYTES} to ${MAX_PSK_BYTES}`]);
   }
-  let existing = '';
+  let existing = Buffer.alloc(0);
   try {
-    existing = readFileSync(file, 'utf8');
+    existing = readFileSync(file);
   } catch (e) {
     if (errorCode(e) !== 'ENOENT')
       throw new ConfigError([`${file}: cannot read (${errorCode(e) ?? errorMessage(e)})`]);
   }
-  const hasEntries = existing.split(/\r?\n/).some((l) => l.trim() !== '' && !l.trim().startsWith('#'));
-  if (hasEntries) {
+  try {
     const table = parsePskFile(existing, file);
     const taken = table.has(identity);
     for (const k of table.values()) k.fill(0);
     if (taken) throw new ConfigError([`${file}: identity "${identity}" is already there`]);
+  } catch (e) {
+    // A file with no entries yet (absent, empty or comments only) is fine to append to.
+    const empty =
+      e instanceof ConfigError &&
+      e.problems.length === 1 &&
+      e.problems[0]!.endsWith('no "identity:hexkey" lines');
+    if (!empty) throw e;
   }
+  const newline = existing.length === 0 || existing[existing.length - 1] === 0x0a ? '' : '\n';
+  existing.fill(0);
   const key = randomBytes(bytes);
-  const line = Buffer.from(
-    `${existing === '' || existing.endsWith('\n') ? '' : '\n'}${identity}:${key.toString('hex')}\n`,
-  );
+  const line = Buffer.from(`${newline}${identity}:${key.toString('hex')}\n`);
   let fd: number | undefined;
   try {
     fd = openSync(file, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o600);

@@ -4,7 +4,7 @@
 // and is swapped whole on reload; replaced key buffers are wiped.
 
 import { readFileSync } from 'node:fs';
-import { isHex, wipe } from '../bytes.js';
+import { wipe } from '../bytes.js';
 import { ConfigError, errorCode, errorMessage } from '../errors.js';
 
 /** Node's limits on PSK identity and key (tls.createServer pskCallback). */
@@ -13,34 +13,82 @@ export const MAX_PSK_BYTES = 256;
 /** Below 128 bits a PSK is guessable offline from one captured handshake. */
 export const MIN_PSK_BYTES = 16;
 
-/** Parses PSK file text; errors name the file and line and never quote the key. */
-export function parsePskFile(text: string, file: string): Map<string, Buffer> {
+const HEX_VALUE = (c: number): number =>
+  c >= 0x30 && c <= 0x39
+    ? c - 0x30
+    : c >= 0x61 && c <= 0x66
+      ? c - 0x57
+      : c >= 0x41 && c <= 0x46
+        ? c - 0x37
+        : -1;
+const isSpace = (c: number): boolean => c === 0x20 || c === 0x09 || c === 0x0d;
+
+/** Hex digits in bytes [from, to) decoded straight into a Buffer (the key never becomes a string). */
+function hexBytes(data: Uint8Array, from: number, to: number): Buffer | undefined {
+  if ((to - from) % 2 !== 0 || to === from) return undefined;
+  const out = Buffer.alloc((to - from) / 2);
+  for (let i = 0; i < out.length; i++) {
+    const hi = HEX_VALUE(data[from + 2 * i]!);
+    const lo = HEX_VALUE(data[from + 2 * i + 1]!);
+    if (hi < 0 || lo < 0) return void out.fill(0);
+    out[i] = (hi << 4) | lo;
+  }
+  return out;
+}
+
+/**
+ * Parses a PSK file's bytes; errors name the file and line and never quote the key. Identities
+ * are decoded as UTF-8 (they are not secret); keys go from hex bytes to a Buffer directly.
+ */
+export function parsePskFile(input: Uint8Array | string, file: string): Map<string, Buffer> {
+  const data = typeof input === 'string' ? Buffer.from(input) : input;
   const table = new Map<string, Buffer>();
   const problems: string[] = [];
-  text.split(/\r?\n/).forEach((raw, i) => {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#')) return;
-    const where = `${file}:${i + 1}`;
-    const colon = line.lastIndexOf(':');
-    if (colon < 0) return void problems.push(`${where}: expected "identity:hexkey"`);
-    const identity = line.slice(0, colon).trim();
-    const hex = line.slice(colon + 1).trim();
-    const idBytes = Buffer.byteLength(identity);
-    if (idBytes === 0 || idBytes > MAX_IDENTITY_BYTES) {
-      return void problems.push(`${where}: identity must be 1 to ${MAX_IDENTITY_BYTES} bytes`);
+  let lineNo = 0;
+  for (let start = 0; start <= data.length;) {
+    let end = data.indexOf(0x0a, start);
+    if (end < 0) end = data.length;
+    lineNo++;
+    let s = start;
+    let e = end;
+    start = end + 1;
+    while (s < e && isSpace(data[s]!)) s++;
+    while (e > s && isSpace(data[e - 1]!)) e--;
+    if (s === e || data[s] === 0x23) continue;
+    const where = `${file}:${lineNo}`;
+    const colon = data.lastIndexOf(0x3a, e - 1);
+    if (colon < s) {
+      problems.push(`${where}: expected "identity:hexkey"`);
+      continue;
     }
-    if (!isHex(hex) || hex.length === 0) {
-      return void problems.push(`${where}: key for "${identity}" is not an even number of hex digits`);
+    let idEnd = colon;
+    while (idEnd > s && isSpace(data[idEnd - 1]!)) idEnd--;
+    let keyStart = colon + 1;
+    while (keyStart < e && isSpace(data[keyStart]!)) keyStart++;
+    const identity = Buffer.from(data.subarray(s, idEnd)).toString('utf8');
+    if (idEnd === s || idEnd - s > MAX_IDENTITY_BYTES) {
+      problems.push(`${where}: identity must be 1 to ${MAX_IDENTITY_BYTES} bytes`);
+      continue;
     }
-    const bytes = hex.length / 2;
-    if (bytes < MIN_PSK_BYTES || bytes > MAX_PSK_BYTES) {
-      return void problems.push(
-        `${where}: key for "${identity}" is ${bytes} bytes; it must be ${MIN_PSK_BYTES} to ${MAX_PSK_BYTES}`,
+    const key = hexBytes(data, keyStart, e);
+    if (!key) {
+      problems.push(`${where}: key for "${identity}" is not an even number of hex digits`);
+      continue;
+    }
+    if (key.length < MIN_PSK_BYTES || key.length > MAX_PSK_BYTES) {
+      problems.push(
+        `${where}: key for "${identity}" is ${key.length} bytes; it must be ${MIN_PSK_BYTES} to ${MAX_PSK_BYTES}`,
       );
+      wipe(key);
+      continue;
     }
-    if (table.has(identity)) return void problems.push(`${where}: identity "${identity}" appears twice`);
-    table.set(identity, Buffer.from(hex, 'hex'));
-  });
+    if (table.has(identity)) {
+      problems.push(`${where}: identity "${identity}" appears twice`);
+      wipe(key);
+      continue;
+    }
+    table.set(identity, key);
+  }
   if (problems.length === 0 && table.size === 0) problems.push(`${file}: no "identity:hexkey" lines`);
   if (problems.length > 0) {
     for (const k of table.values()) wipe(k);
@@ -50,13 +98,17 @@ export function parsePskFile(text: string, file: string): Map<string, Buffer> {
 }
 
 export function readPskFile(file: string): Map<string, Buffer> {
-  let text: string;
+  let data: Buffer;
   try {
-    text = readFileSync(file, 'utf8');
+    data = readFileSync(file);
   } catch (e) {
     throw new ConfigError([`${file}: cannot read PSK file (${errorCode(e) ?? errorMessage(e)})`]);
   }
-  return parsePskFile(text, file);
+  try {
+    return parsePskFile(data, file);
+  } finally {
+    data.fill(0);
+  }
 }
 
 /** The live table behind pskCallback. */
