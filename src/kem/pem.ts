@@ -1,7 +1,7 @@
 // ML-KEM-1024 key files exactly as OpenSSL 3.5 reads and writes them
 // (draft-ietf-lamps-kyber-certificates; OID id-alg-ml-kem-1024 2.16.840.1.101.3.4.4.3):
 //   public:  -----BEGIN PUBLIC KEY-----  SubjectPublicKeyInfo, BIT STRING = ek (1568 bytes)
-//   private: -----BEGIN PRIVATE KEY----- PKCS#8 OneAsymmetricKey; privateKey OCTET STRING holds
+//   private: a "PRIVATE KEY" PEM block, PKCS#8 OneAsymmetricKey; privateKey OCTET STRING holds
 //     seed [0] IMPLICIT OCTET STRING (64: d||z)           "seed only"
 //     expandedKey OCTET STRING (3168: dk, FIPS 203)        "expanded only"
 //     both SEQUENCE { seed OCTET STRING, expandedKey }     "both" (OpenSSL 3.5's default)
