@@ -9,7 +9,7 @@ import { createAdmin } from './admin/health.js';
 import { Metrics } from './admin/metrics.js';
 import { createRouter } from './http/router.js';
 import { FileKeyStore } from './keystore/store.js';
-import type { MasterKey } from './keystore/master-key.js';
+import { wipeMasterKey, type MasterKey } from './keystore/master-key.js';
 import type { KeyStore } from './keystore/types.js';
 import type { Logger } from './log.js';
 import type { KeyAgreement } from './peer/agreement.js';
@@ -66,7 +66,14 @@ export async function startServer(config: Config, opts: StartOptions): Promise<R
   const kemKey = loadPrivateKey(config.kem_priv_key_path, kem, config.kem_pub_key_path);
   const remotes = new RemoteDirectory(config.localSystemID, config.remoteSystems, config.mtls_port);
   const metrics = new Metrics();
-  const store = opts.store ?? (await openKeystore(config, opts.masterKey, log));
+  let store: KeyStore;
+  try {
+    store = opts.store ?? (await openKeystore(config, opts.masterKey, log));
+  } catch (e) {
+    psk?.close();
+    kemKey.wipe();
+    throw e;
+  }
   const peerClient = opts.agreement
     ? undefined
     : new PeerClient({ localSystemId: config.localSystemID, material, kem, log, metrics });
@@ -162,12 +169,19 @@ export async function startServer(config: Config, opts: StartOptions): Promise<R
 
 async function openKeystore(config: Config, master: MasterKey | undefined, log: Logger): Promise<KeyStore> {
   if (!master) throw new ConfigError(['no keystore master key given']);
-  const { store, report } = await FileKeyStore.open({
-    path: config.keystore_path,
-    master,
-    ttlMs: config.key_ttl_seconds * 1000,
-    log,
-  });
+  let opened;
+  try {
+    opened = await FileKeyStore.open({
+      path: config.keystore_path,
+      master,
+      ttlMs: config.key_ttl_seconds * 1000,
+      log,
+    });
+  } finally {
+    // The store keeps only keys derived from it; the master key itself is done with.
+    wipeMasterKey(master);
+  }
+  const { store, report } = opened;
   log.info('keystore opened', {
     path: config.keystore_path,
     ...report,
