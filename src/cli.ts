@@ -135,6 +135,12 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     EXIT.usage
   );
   if (positionals.length > 1) return usage(`unexpected argument "${positionals[1]}"`);
+  /** A ConfigError from a one-shot command: its message, exit 3; anything else propagates. */
+  const failed = (e: unknown): number => {
+    if (!(e instanceof ConfigError)) throw e;
+    io.err(`skip-server: ${e.message}\n`);
+    return EXIT.config;
+  };
   const commands = [
     'serve',
     'check-config',
@@ -162,8 +168,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       );
       return EXIT.ok;
     } catch (e) {
-      if (e instanceof ConfigError) return (io.err(`skip-server: ${e.message}\n`), EXIT.config);
-      throw e;
+      return failed(e);
     }
   }
   if (command === 'psk add') {
@@ -179,8 +184,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       io.out(`router: psk id ${values.identity} key hex ${hex}\n`);
       return EXIT.ok;
     } catch (e) {
-      if (e instanceof ConfigError) return (io.err(`skip-server: ${e.message}\n`), EXIT.config);
-      throw e;
+      return failed(e);
     }
   }
   let kem: KemBackend;
@@ -196,8 +200,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     try {
       generateKeyFiles(values.pub, values.priv, kem, values.force ?? false);
     } catch (e) {
-      if (e instanceof ConfigError) return (io.err(`skip-server: ${e.message}\n`), EXIT.config);
-      throw e;
+      return failed(e);
     }
     io.out(`wrote ML-KEM-1024 public key ${values.pub} and private key ${values.priv} (mode 0600)\n`);
     return EXIT.ok;
@@ -209,8 +212,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     try {
       return await runLab({ dir: values.dir ?? 'lab', basePort: base, kem, out: io.out });
     } catch (e) {
-      if (e instanceof ConfigError) return (io.err(`skip-server: ${e.message}\n`), EXIT.config);
-      throw e;
+      return failed(e);
     }
   }
   // Inside Cisco IOx the app's data volume holds the config.

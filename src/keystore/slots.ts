@@ -40,15 +40,12 @@ export interface KeyRecord {
   expiresMs: number;
 }
 
-function kek(master: MasterKey, kdf: number, salt: Buffer, logN: number, r: number, p: number): Buffer {
-  if (kdf === 0) return Buffer.from((master as { key: Buffer }).key);
+/** The key-encryption key: the raw master key, or the passphrase through scrypt. The caller has
+ * checked that the header's KDF kind matches the kind of master key. */
+function kek(master: MasterKey, salt: Buffer, logN: number, r: number, p: number): Buffer {
+  if (master.kind === 'raw') return Buffer.from(master.key);
   const N = 2 ** logN;
-  return scryptSync((master as { passphrase: Buffer }).passphrase, salt, 32, {
-    N,
-    r,
-    p,
-    maxmem: 256 * N * r + 1024,
-  });
+  return scryptSync(master.passphrase, salt, 32, { N, r, p, maxmem: 256 * N * r + 1024 });
 }
 
 function derive(k: Buffer, fileId: Buffer, what: string): Buffer {
@@ -68,7 +65,7 @@ export function newHeader(master: MasterKey): { header: Buffer; keys: StoreKeys 
   header.writeUInt8(SCRYPT.p, 15);
   randomBytes(16).copy(header, 16);
   randomBytes(16).copy(header, 32);
-  const k = kek(master, kdf, header.subarray(16, 32), SCRYPT.logN, SCRYPT.r, SCRYPT.p);
+  const k = kek(master, header.subarray(16, 32), SCRYPT.logN, SCRYPT.r, SCRYPT.p);
   const fileId = Buffer.from(header.subarray(32, 48));
   try {
     const check = derive(k, fileId, 'header check');
@@ -110,7 +107,6 @@ export function openHeader(header: Buffer, master: MasterKey, file: string): Sto
   }
   const k = kek(
     master,
-    kdf,
     header.subarray(16, 32),
     header.readUInt8(13),
     header.readUInt8(14),
