@@ -54,8 +54,9 @@ export function createRouter(opts: RouterOptions): (req: IncomingMessage, res: S
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
     const query = q < 0 ? '' : url.slice(q + 1);
+    const m = match(path);
     res.on('finish', () => {
-      opts.count?.(match(path)?.route ?? 'unknown', res.statusCode);
+      opts.count?.(m?.route ?? 'unknown', res.statusCode);
       opts.log.info('request', {
         method: clip(req.method ?? '', 16),
         path: clip(path, 160),
@@ -64,14 +65,13 @@ export function createRouter(opts: RouterOptions): (req: IncomingMessage, res: S
         identity: opts.identify(req),
       });
     });
-    dispatch(req, path, query).then(
+    dispatch(req, m, query).then(
       (reply) => send(res, reply),
       (e: unknown) => send(res, errorReply(e, opts.log, 'request failed')),
     );
   };
 
-  async function dispatch(req: IncomingMessage, path: string, query: string): Promise<Reply> {
-    const m = match(path);
+  async function dispatch(req: IncomingMessage, m: ReturnType<typeof match>, query: string): Promise<Reply> {
     if (!m)
       throw new HttpError(
         404,
