@@ -84,6 +84,35 @@ describe('peer exchange: alice and bob over mTLS with ML-KEM-1024', () => {
     for (const key of issued) assert.ok(!logs.includes(key.slice(0, 16)), 'key material in a log line');
   });
 
+  it('matches peer identities on DNS/IP SANs exactly, CN only without SANs (finding 8)', async () => {
+    const claim = (): string =>
+      JSON.stringify({
+        system_id: 'alice',
+        key_id: randomBytes(16).toString('hex'),
+        length: 256,
+        ciphertext: '00'.repeat(1568),
+      });
+    const impostors: [string, Leaf][] = [
+      ['CN=alice with SAN DNS:mallory', pki.leaf('m1', 'DNS:mallory', '/CN=alice')],
+      ['SAN email:alice', pki.leaf('m2', 'email:alice', '/CN=m2')],
+      ['SAN URI:alice', pki.leaf('m3', 'URI:alice', '/CN=m3')],
+      ['SAN email holding ", DNS:alice"', pki.leaf('m4', '@alt\n[alt]\nemail.1 = x, DNS:alice', '/CN=m4')],
+      ['CN=ALICE, no SAN', pki.leaf('m5', '', '/CN=ALICE')],
+      ['SAN DNS:ALICE', pki.leaf('m6', 'DNS:ALICE', '/CN=m6')],
+      ['two CNs, no SAN', pki.leaf('m7', '', '/CN=alice/CN=mallory')],
+    ];
+    for (const [what, leaf] of impostors) {
+      const r = await peerRequest(bob.peerPort, { ca: pki.ca, leaf, body: claim() });
+      assert.equal(r.status, 403, what);
+    }
+    const cnOnly = pki.leaf('alice-cn-only', '', '/CN=alice');
+    assert.equal((await peerRequest(bob.peerPort, { ca: pki.ca, leaf: cnOnly, body: claim() })).status, 200);
+    assert.equal(
+      (await peerRequest(bob.peerPort, { ca: pki.ca, leaf: aliceLeaf, body: claim() })).status,
+      200,
+    );
+  });
+
   it('refuses a certificate that does not speak for the claimed system_id (403)', async () => {
     const carol = pki.leaf('carol');
     const body = JSON.stringify({

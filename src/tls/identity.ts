@@ -1,29 +1,31 @@
-// Identities a peer certificate vouches for: its subject CN and every subjectAltName value
-// (DNS names, IP addresses, URIs), compared exactly (DNS names case-insensitively).
+// Identities a certificate vouches for (docs/security.md, finding 8): its DNS and IP
+// subjectAltNames; the subject CN only when the certificate has no subjectAltName at all, and
+// only if there is exactly one CN. Email, URI and other SAN kinds never name a system.
+// Comparison is exact and case-sensitive, as configured.
 
 import type { PeerCertificate, TLSSocket } from 'node:tls';
+import { certNames } from './cert-names.js';
 
+/** The identities of a certificate, from its DER; none for a certificate that cannot be read. */
 export function certIdentities(cert: PeerCertificate | undefined): string[] {
-  if (!cert || Object.keys(cert).length === 0) return [];
-  const out: string[] = [];
-  const cn = cert.subject?.CN;
-  if (Array.isArray(cn)) out.push(...cn);
-  else if (typeof cn === 'string') out.push(cn);
-  for (const part of (cert.subjectaltname ?? '').split(', ')) {
-    const colon = part.indexOf(':');
-    if (colon > 0) out.push(part.slice(colon + 1));
+  if (!cert?.raw) return [];
+  let names;
+  try {
+    names = certNames(cert.raw);
+  } catch {
+    return [];
   }
-  return out;
+  if (names.hasSan) return names.san;
+  return names.cn.length === 1 ? names.cn : [];
 }
 
-/** True when any allowed identity is among the certificate's. */
+/** True when any allowed identity is among the certificate's (exact, case-sensitive). */
 export function certMatches(cert: PeerCertificate | undefined, allowed: readonly string[]): boolean {
   return identitiesMatch(certIdentities(cert), allowed);
 }
 
 export function identitiesMatch(have: readonly string[], allowed: readonly string[]): boolean {
-  const set = new Set(have.map((s) => s.toLowerCase()));
-  return allowed.some((a) => set.has(a.toLowerCase()));
+  return allowed.some((a) => have.includes(a));
 }
 
 const perSocket = new WeakMap<object, string[]>();

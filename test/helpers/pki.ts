@@ -12,7 +12,8 @@ export interface Pki {
   dir: string;
   ca: string;
   caKey: string;
-  leaf(name: string, sans?: string): Leaf;
+  /** A leaf for `name`; `sans` '' makes one without subjectAltName, `subject` overrides /CN=name. */
+  leaf(name: string, sans?: string, subject?: string): Leaf;
 }
 
 const openssl = (args: string[], cwd: string): void => {
@@ -28,13 +29,15 @@ export function makePki(dir: string, caName = 'skip test CA'): Pki {
     dir,
     ca,
     caKey,
-    leaf(name, sans = `DNS:${name},DNS:localhost,IP:127.0.0.1,IP:::1`) {
+    leaf(name, sans = `DNS:${name},DNS:localhost,IP:127.0.0.1,IP:::1`, subject = `/CN=${name}`) {
       const key = join(dir, `${name}.key`);
       const cert = join(dir, `${name}.pem`);
       const csr = join(dir, `${name}.csr`);
       const ext = join(dir, `${name}.ext`);
-      writeFileSync(ext, `subjectAltName=${sans}\nextendedKeyUsage=serverAuth,clientAuth\n`);
-      openssl(['req', ...ec, '-keyout', key, '-out', csr, '-subj', `/CN=${name}`], dir);
+      // `sans` may name a section that follows it ("@alt\n[alt]\n..."), so it comes last.
+      const san = sans === '' ? '' : `subjectAltName=${sans}\n`;
+      writeFileSync(ext, `extendedKeyUsage=serverAuth,clientAuth\n${san}`);
+      openssl(['req', ...ec, '-keyout', key, '-out', csr, '-subj', subject, '-multivalue-rdn'], dir);
       openssl(
         [
           'x509',
