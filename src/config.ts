@@ -41,6 +41,8 @@ export interface Config {
   key_ttl_seconds: number;
   admin_host: string;
   admin_port?: number;
+  /** Certificate mode: the certificate identities (DNS/IP SAN, else CN) that may act as encryptors. */
+  encryptor_identities?: string[];
 }
 
 /** Key sizes served by GET /key, draft §4.2 (default 256 bits); bits, multiples of 8. */
@@ -85,6 +87,7 @@ const TOP: Record<string, Field | 'remotes'> = {
   key_ttl_seconds: { kind: 'seconds', default: KEY_TTL_SECONDS.default, range: KEY_TTL_SECONDS },
   admin_host: { kind: 'string', default: '127.0.0.1' },
   admin_port: { kind: 'port' },
+  encryptor_identities: { kind: 'strings' },
 };
 
 const REMOTE: Record<string, Field> = {
@@ -253,6 +256,19 @@ export function parseConfig(text: string, file: string, source = resolve(file)):
       problems.push(
         `${file}: "use_psk" and "use_ssl" are both false; the encryptor link needs TLS (plain HTTP is never served)`,
       );
+    }
+    if (!c.use_psk && c.encryptor_identities === undefined) {
+      problems.push(
+        `${file}: "use_psk" is false (certificate mode) but "encryptor_identities" is not set: list the ` +
+          `routers' certificate identities; a certificate from "cafile" alone does not make an encryptor`,
+      );
+    }
+    for (const id of c.encryptor_identities ?? []) {
+      const peer = c.remoteSystems.find(
+        (r) => r.id === id || r.mtls_client_identity === id || (r.mtls_client_identities ?? []).includes(id),
+      );
+      if (peer)
+        problems.push(`${file}: "encryptor_identities" names "${id}", a peer Key Provider's identity`);
     }
     if (c.port !== 0 && c.port === c.mtls_port)
       problems.push(`${file}: "port" and "mtls_port" are both ${c.port}`);

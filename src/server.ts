@@ -21,7 +21,7 @@ import { capabilities } from './skip/capabilities.js';
 import type { SkipDeps } from './skip/deps.js';
 import { entropy } from './skip/entropy.js';
 import { getKey, newKey } from './skip/key.js';
-import { RemoteDirectory } from './skip/remote-ids.js';
+import { RemoteDirectory, parseSystemId } from './skip/remote-ids.js';
 import { loadTlsMaterial } from './tls/files.js';
 import { LIMITS, createEncryptorServer, type EncryptorTls, type Limits } from './tls/listeners.js';
 import { PskTable } from './tls/psk.js';
@@ -58,13 +58,23 @@ const TLS13_PSK_NOTE =
 export async function startServer(config: Config, opts: StartOptions): Promise<RunningServer> {
   const { log } = opts;
   const material = loadTlsMaterial(config);
+  const remotes = new RemoteDirectory(config.localSystemID, config.remoteSystems, config.mtls_port);
   const psk = config.use_psk ? new PskTable(config.psk_file!) : undefined;
   const tls: EncryptorTls = psk
     ? { mode: 'psk', psk, ...(config.psk_identity !== undefined && { hint: config.psk_identity }) }
-    : { mode: 'cert', material };
+    : {
+        mode: 'cert',
+        material,
+        allowed: config.encryptor_identities ?? [],
+        isPeer: (ids) =>
+          ids.some((id) => {
+            const sys = parseSystemId(id);
+            const remote = sys && remotes.resolve(sys);
+            return remote !== undefined && remote.clientIdentities.includes(id);
+          }),
+      };
   const kem = opts.kem ?? selectBackend('auto');
   const kemKey = loadPrivateKey(config.kem_priv_key_path, kem, config.kem_pub_key_path);
-  const remotes = new RemoteDirectory(config.localSystemID, config.remoteSystems, config.mtls_port);
   const metrics = new Metrics();
   let store: KeyStore;
   try {

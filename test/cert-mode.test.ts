@@ -19,7 +19,8 @@ describe('certificate mode', () => {
     const files = writeKpFiles(dir, pki, { name: 'alice', peers: [{ id: 'bob' }] });
     writeFileSync(
       files.config,
-      readFileSync(files.config, 'utf8').replace('use_psk: true', 'use_psk: false'),
+      readFileSync(files.config, 'utf8').replace('use_psk: true', 'use_psk: false') +
+        'encryptor_identities: ["router-alice", "127.0.0.1"]\n',
     );
     const log = memoryLogger();
     const kp = await startServer(loadConfig(files.config), {
@@ -29,6 +30,10 @@ describe('certificate mode', () => {
     t.after(() => kp.close());
     const router = pki.leaf('router-alice');
     const stranger = makePki(tempDir(t), 'other CA').leaf('stranger');
+    // Finding 4: certificates of the same CA that are not on encryptor_identities, and a peer
+    // KP's own certificate, are refused before any request.
+    const bobsPeerCert = pki.leaf('bob');
+    const otherRouter = pki.leaf('router-carol', 'DNS:router-carol');
 
     const get = (client?: { cert: string; key: string }): Promise<{ status: number; cipher: string }> =>
       new Promise((resolve, reject) => {
@@ -58,5 +63,23 @@ describe('certificate mode', () => {
     assert.equal(log.lines.find((l) => l.event === 'request')?.identity, 'router-alice');
     await assert.rejects(get(), /certificate|alert|socket hang up|ECONNRESET/i);
     await assert.rejects(get(stranger), /unknown ca|alert|socket hang up|ECONNRESET/i);
+    await assert.rejects(get(bobsPeerCert), /socket hang up|ECONNRESET/i);
+    await assert.rejects(get(otherRouter), /socket hang up|ECONNRESET/i);
+    const refused = log.lines.filter((l) => l.event === 'encryptor certificate refused');
+    assert.deepEqual(
+      refused.map((l) => l.reason),
+      ["a peer Key Provider's certificate", 'not in encryptor_identities'],
+    );
+    assert.equal(log.lines.filter((l) => l.event === 'request').length, 1);
+  });
+
+  it('refuses a certificate-mode config without encryptor_identities, or one that names a peer', (t) => {
+    const dir = tempDir(t);
+    const files = writeKpFiles(dir, makePki(dir), { name: 'alice', peers: [{ id: 'bob' }] });
+    const base = readFileSync(files.config, 'utf8').replace('use_psk: true', 'use_psk: false');
+    writeFileSync(files.config, base);
+    assert.throws(() => loadConfig(files.config), /"encryptor_identities" is not set/);
+    writeFileSync(files.config, `${base}encryptor_identities: ["router-alice", "bob"]\n`);
+    assert.throws(() => loadConfig(files.config), /"encryptor_identities" names "bob", a peer/);
   });
 });
