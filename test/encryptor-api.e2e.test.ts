@@ -101,6 +101,49 @@ describe('encryptor API over TLS-PSK (bundle + openssl s_client)', () => {
     }
   });
 
+  it('prefers forward-secret DHE-PSK when the client offers it too (finding 9)', async () => {
+    const offer = async (ciphers: string): Promise<string> => {
+      const r = await sClient(
+        kp.port,
+        [
+          '-brief',
+          '-tls1_2',
+          '-cipher',
+          ciphers,
+          '-psk_identity',
+          files.encryptor.identity,
+          '-psk',
+          files.encryptor.key,
+        ],
+        'GET /capabilities HTTP/1.1\r\nHost: kp\r\nConnection: close\r\n\r\n',
+      );
+      assert.match(r.stdout, /^HTTP\/1\.1 200/);
+      return /Ciphersuite: (\S+)/.exec(r.stderr)?.[1] ?? r.stderr;
+    };
+    assert.equal(await offer('PSK-AES256-GCM-SHA384:DHE-PSK-AES256-GCM-SHA384'), 'DHE-PSK-AES256-GCM-SHA384');
+    assert.equal(await offer('PSK-AES256-GCM-SHA384'), 'PSK-AES256-GCM-SHA384');
+  });
+
+  it('answers an unknown identity with the same alert as a wrong key, and logs which it was', async () => {
+    const alert = async (identity: string, key: string): Promise<string> => {
+      const err = await refused([
+        '-tls1_2',
+        '-cipher',
+        'PSK-AES256-GCM-SHA384',
+        '-psk_identity',
+        identity,
+        '-psk',
+        key,
+      ]);
+      return /alert [a-z ]+|alert number \d+/i.exec(err)?.[0] ?? err;
+    };
+    const wrong = files.encryptor.key.slice(0, -2) + (files.encryptor.key.endsWith('00') ? '01' : '00');
+    const a = await alert(files.encryptor.identity, wrong);
+    const b = await alert('no-such-router', files.encryptor.key);
+    assert.equal(b, a);
+    await kp.waitFor('tls handshake refused', (l) => l.identity === 'no-such-router');
+  });
+
   const refused = async (args: string[]): Promise<string> => {
     const r = await sClient(
       kp.port,

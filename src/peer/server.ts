@@ -4,7 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { TLSSocket } from 'node:tls';
-import { errorMessage } from '../errors.js';
+import { errorCode, errorMessage } from '../errors.js';
 import { errorReply, send, type Reply } from '../http/respond.js';
 import { HttpError } from '../errors.js';
 import { DuplicateKeyIdError, type KeyStore } from '../keystore/types.js';
@@ -14,7 +14,7 @@ import { clip, type Logger } from '../log.js';
 import type { RemoteDirectory } from '../skip/remote-ids.js';
 import type { TlsMaterial } from '../tls/files.js';
 import { identitiesMatch, socketIdentities } from '../tls/identity.js';
-import { applyLimits, limitOptions, type Limits } from '../tls/listeners.js';
+import { applyLimits, closeFailedHandshakes, limitOptions, type Limits } from '../tls/listeners.js';
 import {
   EXCHANGE_PATH,
   MAX_EXCHANGE_BODY_BYTES,
@@ -62,8 +62,11 @@ export function createPeerServer(deps: PeerServerDeps): Server {
     ...limitOptions(limits),
   });
   applyLimits(server, limits);
-  server.on('tlsClientError', (err: Error & { code?: string }, socket: TLSSocket) => {
-    log.warn('peer tls handshake refused', { peer: socket.remoteAddress, reason: err.code ?? err.message });
+  closeFailedHandshakes(server, (err, socket) => {
+    log.warn('peer tls handshake refused', {
+      peer: socket.remoteAddress,
+      reason: errorCode(err) ?? err.message,
+    });
   });
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const started = performance.now();

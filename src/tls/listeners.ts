@@ -4,19 +4,23 @@
 // negotiates TLS_AES_128_GCM_SHA256, never the draft's TLS_AES_256_GCM_SHA384.
 // Certificate mode: mutual TLS against `cafile`, for encryptors that cannot do PSK.
 
+import { constants as cryptoConstants, randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { createServer, type Server, type ServerOptions } from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { errorCode } from '../errors.js';
-import type { Logger } from '../log.js';
+import { clip, type Logger } from '../log.js';
 import type { TlsMaterial } from './files.js';
+import { socketIdentities } from './identity.js';
 import type { PskTable } from './psk.js';
 
 /** TLS 1.2 PSK suites: IOS XE's two GCM suites, then the draft's Table 1 CBC suites. */
+/** Server order (honorCipherOrder): forward-secret DHE-PSK first whenever the client offers it
+ * (finding 9); plain PSK-AES256-GCM-SHA384 stays for routers that offer nothing else. */
 export const PSK_SUITES = [
-  'PSK-AES256-GCM-SHA384',
   'DHE-PSK-AES256-GCM-SHA384',
+  'PSK-AES256-GCM-SHA384',
   'DHE-PSK-AES256-CBC-SHA384',
   'DHE-PSK-AES256-CBC-SHA',
 ] as const;
@@ -54,7 +58,15 @@ export const LIMITS: {
 export type Limits = typeof LIMITS;
 
 export type EncryptorTls =
-  { mode: 'psk'; psk: PskTable; hint?: string } | { mode: 'cert'; material: TlsMaterial };
+  | { mode: 'psk'; psk: PskTable; hint?: string }
+  | {
+      mode: 'cert';
+      material: TlsMaterial;
+      /** encryptor_identities: the only certificate identities served. */
+      allowed: readonly string[];
+      /** True for a certificate of a peer Key Provider: never an encryptor. */
+      isPeer: (identities: readonly string[]) => boolean;
+    };
 
 export interface EncryptorServer {
   server: Server;
@@ -70,6 +82,7 @@ export function createEncryptorServer(
   limits: Limits = LIMITS,
 ): EncryptorServer {
   const identities = new WeakMap<object, string>();
+  const unknownIdentity = new WeakMap<object, string>();
   const common: ServerOptions = {
     ...limitOptions(limits),
     minVersion: 'TLSv1.2',
@@ -85,11 +98,20 @@ export function createEncryptorServer(
       ciphers: suites.join(':'),
       // Without dhparam the DHE-PSK suites silently never negotiate.
       dhparam: 'auto',
+      // No session resumption for PSK clients: every connection runs pskCallback against the
+      // current table, so an identity removed at SIGHUP stops working at once (finding 2).
+      secureOptions: cryptoConstants.SSL_OP_NO_TICKET,
       ...(tls.hint !== undefined && { pskIdentityHint: tls.hint }),
       pskCallback: (socket: TLSSocket, identity: string) => {
         const key = tls.psk.lookup(identity);
-        if (key) identities.set(socket, identity);
-        return key;
+        if (key) {
+          identities.set(socket, identity);
+          return key;
+        }
+        // An unknown identity gets a random key used once, so it fails exactly as a wrong key
+        // does (same alert, same timing): the alert does not tell which identities exist.
+        unknownIdentity.set(socket, identity);
+        return randomBytes(32);
       },
     };
   } else {
@@ -106,16 +128,37 @@ export function createEncryptorServer(
     };
   }
   const server = applyLimits(createServer(options), limits);
-  server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
-    log.warn('tls handshake refused', { peer: socket.remoteAddress, reason: errorCode(err) ?? err.message });
+  closeFailedHandshakes(server, (err, socket) => {
+    const unknown = unknownIdentity.get(socket);
+    log.warn('tls handshake refused', {
+      peer: socket.remoteAddress,
+      ...(unknown === undefined
+        ? { reason: errorCode(err) ?? err.message }
+        : { reason: 'unknown PSK identity', identity: clip(unknown, 128) }),
+    });
   });
   server.on('clientError', (err: Error, socket: Duplex) => refuseBadRequest(err, socket, limits));
-  const identify = (req: IncomingMessage): string | undefined => {
-    const socket = req.socket as TLSSocket;
-    if (tls.mode === 'psk') return identities.get(socket);
-    const cn = socket.getPeerCertificate().subject?.CN;
-    return Array.isArray(cn) ? cn[0] : cn;
-  };
+  if (tls.mode === 'psk') {
+    // Belt and braces: no connection without a known identity is ever served.
+    server.on('secureConnection', (socket: TLSSocket) => {
+      if (!identities.has(socket)) socket.destroy();
+    });
+  } else {
+    // Certificate mode: a certificate from cafile is not enough; it must be on the allow-list
+    // and must not be a peer KP's (docs/security.md, finding 4). Refused before any request.
+    server.on('secureConnection', (socket: TLSSocket) => {
+      const ids = socketIdentities(socket);
+      const allowed = tls.allowed.find((a) => ids.includes(a));
+      if (allowed !== undefined && !tls.isPeer(ids)) return void identities.set(socket, allowed);
+      log.warn('encryptor certificate refused', {
+        peer: socket.remoteAddress,
+        certificate: ids.slice(0, 8),
+        reason: allowed === undefined ? 'not in encryptor_identities' : "a peer Key Provider's certificate",
+      });
+      socket.destroy();
+    });
+  }
+  const identify = (req: IncomingMessage): string | undefined => identities.get(req.socket);
   return { server, suites, identify };
 }
 
@@ -138,10 +181,23 @@ export function applyLimits(server: Server, limits: Limits): Server {
   return server;
 }
 
+/**
+ * A connection whose TLS handshake failed or timed out is destroyed at once. node:https forwards
+ * `tlsClientError` to `clientError`, whose HTTP answer cannot leave a socket without a TLS
+ * session: without this the socket stayed (CLOSE-WAIT) and held a maxConnections slot forever,
+ * so silent TCP clients could shut the port (docs/security.md, finding 1).
+ */
+export function closeFailedHandshakes(server: Server, report: (err: Error, socket: TLSSocket) => void): void {
+  server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
+    socket.destroy();
+    report(err, socket);
+  });
+}
+
 /** Malformed, oversized or too slow requests: a short JSON answer, then the connection is closed. */
 function refuseBadRequest(err: Error, socket: Duplex, limits: Limits): void {
   const code = errorCode(err);
-  if (!socket.writable || code === 'ECONNRESET') return void socket.destroy();
+  if (!socket.writable || socket.destroyed || code === 'ECONNRESET') return void socket.destroy();
   const [status, text, detail] =
     code === 'HPE_HEADER_OVERFLOW'
       ? [431, 'Request Header Fields Too Large', `request headers exceed ${limits.maxHeaderBytes} bytes`]
