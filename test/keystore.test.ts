@@ -2,7 +2,7 @@
 // corrupt slots, the master key and the header's refusal of a wrong one.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { linkSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError } from '../src/errors.js';
@@ -195,6 +195,19 @@ describe('keystore', () => {
     await store.close();
     const again = await open({ path, master });
     await again.store.close();
+  });
+
+  it('refuses a second opener through a symlink or a hard link to the same file (finding 6)', async (t) => {
+    const dir = tempDir(t);
+    const path = join(dir, 'keystore.db');
+    const master = raw();
+    const { store } = await open({ path, master });
+    t.after(() => store.close());
+    symlinkSync(path, join(dir, 'symlink.db'));
+    linkSync(path, join(dir, 'hardlink.db'));
+    for (const alias of ['symlink.db', 'hardlink.db']) {
+      await assert.rejects(open({ path: join(dir, alias), master }), /in use by another skip-server process/);
+    }
   });
 
   it('opens with a passphrase through scrypt', async (t) => {

@@ -171,6 +171,12 @@ export class FileKeyStore implements KeyStore {
         throw e;
       }
     }
+    try {
+      await lock?.pinFile();
+    } catch (e) {
+      await file.close();
+      throw e;
+    }
     const store = new FileKeyStore(file, keys, o);
     store.lock = lock;
     const report = await store.scan(created);
