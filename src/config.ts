@@ -3,10 +3,11 @@
 
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node } from 'yaml';
+import { LineCounter, isMap, isScalar, isSeq, parseDocument, visit, type Node } from 'yaml';
 import { ConfigError, errorCode, errorMessage } from './errors.js';
 import { compileGlob, isGlob } from './skip/glob.js';
 import { parseSystemId } from './skip/remote-ids.js';
+import { firstInvalidUtf8 } from './utf8.js';
 
 export interface RemoteSystemConfig {
   id: string;
@@ -102,13 +103,20 @@ const REMOTE: Record<string, Field> = {
 /** Reads and validates a config file; throws ConfigError listing every problem. */
 export function loadConfig(file: string): Config {
   const source = resolve(file);
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(source, 'utf8');
+    bytes = readFileSync(source);
   } catch (e) {
     throw new ConfigError([`${file}: cannot read config file (${errorCode(e) ?? errorMessage(e)})`]);
   }
-  return parseConfig(text, file, source);
+  const bad = firstInvalidUtf8(bytes);
+  if (bad >= 0) {
+    const line = bytes.subarray(0, bad).toString('latin1').split('\n').length;
+    throw new ConfigError([
+      `${file}:${line}: not valid UTF-8 at byte offset ${bad} (0x${bytes[bad]!.toString(16).padStart(2, '0')}); save the file as UTF-8`,
+    ]);
+  }
+  return parseConfig(bytes.toString('utf8'), file, source);
 }
 
 export function parseConfig(text: string, file: string, source = resolve(file)): Config {
@@ -131,6 +139,21 @@ export function parseConfig(text: string, file: string, source = resolve(file)):
   if (!isMap(doc.contents))
     throw new ConfigError([`${file}: expected a mapping of keys (localSystemID: ..., ...)`]);
 
+  visit(doc, {
+    Alias(_, node) {
+      problems.push(
+        `${at(node)}: YAML aliases (*${node.source}) are not supported in a config; write the value out`,
+      );
+    },
+    Pair(_, pair) {
+      // YAML 1.1 parses `<<` as the merge key, a Symbol.
+      if (isScalar(pair.key) && (pair.key.value === '<<' || typeof pair.key.value === 'symbol'))
+        problems.push(
+          `${at(pair.key)}: YAML merge keys (<<) are not supported in a config; write the keys out`,
+        );
+    },
+  });
+  if (problems.length > 0) throw new ConfigError(problems);
   const out: Record<string, unknown> = {};
   readMap(doc.contents, TOP, '', out);
   if (problems.length > 0) throw new ConfigError(problems);
@@ -150,7 +173,8 @@ export function parseConfig(text: string, file: string, source = resolve(file)):
     for (const pair of map.items) {
       const keyNode = pair.key as Node | null;
       const key = isScalar(keyNode) ? String(keyNode.value) : '';
-      const field = spec[key];
+      // Own keys only: "__proto__", "constructor" or "toString" are unknown keys, not prototypes.
+      const field = Object.hasOwn(spec, key) ? spec[key] : undefined;
       if (field === undefined) {
         const hint = suggest(key, Object.keys(spec));
         problems.push(
@@ -166,7 +190,7 @@ export function parseConfig(text: string, file: string, source = resolve(file)):
       }
     }
     for (const [key, field] of Object.entries(spec)) {
-      if (key in into) continue;
+      if (Object.hasOwn(into, key)) continue;
       if (field === 'remotes')
         problems.push(`${at(map)}: missing required key "remoteSystems" (the peer KPs)`);
       else if (field.required) problems.push(`${at(map)}: missing required key "${prefix}${key}"`);

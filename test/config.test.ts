@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { readFileSync } from 'node:fs';
-import { CONFIG_KEYS, REMOTE_KEYS, parseConfig, suggest } from '../src/config.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CONFIG_KEYS, REMOTE_KEYS, loadConfig, parseConfig, suggest } from '../src/config.js';
 import { ConfigError } from '../src/errors.js';
+import { firstInvalidUtf8 } from '../src/utf8.js';
+import { tempDir } from './helpers/tmp.js';
 
 // The example from the reference Python Key Provider's README, unchanged.
 const REFERENCE = `---
@@ -131,6 +134,48 @@ describe('config', () => {
     parseConfig(text, 'skip.yaml.example');
     for (const key of [...CONFIG_KEYS(), ...REMOTE_KEYS()])
       assert.match(text, new RegExp(`^\\s*#?\\s*-?\\s*${key}:`, 'm'), key);
+  });
+
+  it('treats prototype names as unknown keys, at the top and in remoteSystems (finding 11)', () => {
+    for (const key of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) {
+      assert.match(problems(`${REFERENCE}${key}: 1\n`).join(), new RegExp(`unknown key "${key}"`), key);
+      const remote = REFERENCE.replace('    ip: "172.31.255.2"', `    ip: "172.31.255.2"\n    ${key}: 1`);
+      assert.match(problems(remote).join(), new RegExp(`unknown key "remoteSystems\\[0\\]\\.${key}"`), key);
+    }
+  });
+
+  it('refuses YAML aliases and merge keys by name', () => {
+    const alias = REFERENCE.replace('psk_identity: "skip1.cml.lab"', 'psk_identity: *me').replace(
+      'localSystemID: "skip1.cml.lab"',
+      'localSystemID: &me "skip1.cml.lab"',
+    );
+    assert.match(problems(alias).join(), /skip\.yaml:\d+: YAML aliases \(\*me\) are not supported/);
+    const merge = REFERENCE.replace('    ip: "172.31.255.2"', '    <<: {ip: "172.31.255.2"}');
+    assert.match(problems(merge).join(), /YAML merge keys \(<<\) are not supported/);
+  });
+
+  it('refuses a file that is not valid UTF-8, naming the line and byte offset', (t) => {
+    const file = join(tempDir(t), 'skip.yaml');
+    const text = Buffer.from(REFERENCE.replace('"skip1.cml.lab"', '"skip1.cml.lab-XX"'));
+    const at = text.indexOf('XX');
+    text[at] = 0xc3;
+    text[at + 1] = 0x28; // a lead byte without its continuation
+    writeFileSync(file, text);
+    assert.throws(
+      () => loadConfig(file),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        e.problems.join() ===
+          `${file}:2: not valid UTF-8 at byte offset ${at} (0xc3); save the file as UTF-8`,
+    );
+    assert.equal(firstInvalidUtf8(Buffer.from('h\u00e9llo \u{1f511}')), -1);
+    for (const bad of [
+      [0xc0, 0x80],
+      [0xed, 0xa0, 0x80],
+      [0xf4, 0x90, 0x80, 0x80],
+      [0xe2, 0x82],
+    ])
+      assert.equal(firstInvalidUtf8(Buffer.from([0x41, ...bad])), 1, bad.join());
   });
 
   it('suggests only close keys', () => {
