@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { masterKeyFromEnv, newMasterKeyHex, wipeMasterKey } from './keystore/master-key.js';
 import { FileKeyStore } from './keystore/store.js';
 import { ConfigError, errorMessage } from './errors.js';
-import { createLogger } from './log.js';
+import { createLogger, type Logger } from './log.js';
+import { exposedSecretFiles } from './secret-files.js';
 import { startServer } from './server.js';
 import { ListenError } from './http/listen.js';
 import { loadTlsMaterial } from './tls/files.js';
@@ -77,8 +78,9 @@ Options:
   -v, --version       print the version
 
 Environment:
-  KEYSTORE_MASTER_KEY       keystore master key: 64 hex digits, or a passphrase (16+ characters)
-  KEYSTORE_MASTER_KEY_FILE  or a file holding it (systemd LoadCredential=, IOx data volume)
+  KEYSTORE_MASTER_KEY_FILE  file holding the keystore master key: 64 hex digits, or a passphrase
+                            (16+ characters); systemd LoadCredential=, a 0600 file on IOx
+  KEYSTORE_MASTER_KEY       or the key itself (stays visible in /proc/PID/environ; prefer the file)
   SKIP_KEM_BACKEND          ML-KEM implementation: auto (default: native when Node has it), native, noble
 
 Exit codes:
@@ -232,8 +234,10 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     if (port !== undefined) config.port = port;
     if (command === 'check-config') return await checkConfig(config, kem, io.out);
     if (command === 'keystore stats') return await keystoreStats(config, io.out);
+    const log = createLogger();
+    warnAboutSecrets(config, log);
     const masterKey = masterKeyFromEnv();
-    const server = await startServer(config, { log: createLogger(), kem, masterKey });
+    const server = await startServer(config, { log, kem, masterKey });
     io.onServing?.(server);
     return EXIT.ok;
   } catch (e) {
@@ -245,6 +249,19 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     if (e instanceof ListenError) return (io.err(`skip-server: ${e.message}\n`), EXIT.runtime);
     throw e;
   }
+}
+
+/** Start-up warnings about where secrets are exposed (docs/security.md, findings 5 and 12). */
+function warnAboutSecrets(config: Config, log: Logger): void {
+  if (process.env.KEYSTORE_MASTER_KEY !== undefined) {
+    log.warn('master key read from the environment', {
+      note:
+        'KEYSTORE_MASTER_KEY stays readable in /proc/PID/environ by this user and root for the life ' +
+        'of the process; prefer KEYSTORE_MASTER_KEY_FILE (systemd LoadCredential, or a 0600 file)',
+    });
+  }
+  for (const f of exposedSecretFiles(config, process.env.KEYSTORE_MASTER_KEY_FILE))
+    log.warn('secret file readable by others', { ...f, fix: `chmod o-rwx ${f.file}` });
 }
 
 function kemFromEnv(value: string | undefined): KemBackend {

@@ -1,7 +1,7 @@
 // The bundle's command line as an operator meets it: alone in a folder, config checks, exit
 // codes, SIGHUP reload of the PSK file, refusal to start without TLS material.
 import assert from 'node:assert/strict';
-import { appendFileSync, copyFileSync, mkdirSync, writeFileSync, readFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, copyFileSync, mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -177,6 +177,26 @@ describe('skip-server command line (bundle)', () => {
     assert.match(stats.stdout, /slots {11}\d+ \(0 used, \d+ free\)\n {2}oldest key {6}-\n {2}file size/);
     const badStats = await runCli(['keystore', 'stats', '--config', files.config], { env: wrong });
     assert.equal(badStats.code, 3);
+  });
+
+  it('warns that KEYSTORE_MASTER_KEY stays in /proc/PID/environ, and names secret files others can read', async (t) => {
+    const dir = tempDir(t);
+    const files = writeKpFiles(dir, makePki(dir), { name: 'alice', peers: [{ id: 'bob' }] });
+    const masterHex = readFileSync(files.env.KEYSTORE_MASTER_KEY_FILE!, 'utf8').trim();
+    chmodSync(files.pskFile, 0o644);
+    const kp = await startKp(files.config, { env: { KEYSTORE_MASTER_KEY: masterHex } });
+    t.after(() => kp.stop());
+    // What finding 5 is about: the initial environment block still holds the key.
+    if (kp.proc.pid !== undefined && !process.env.SKIP_TEST_EXE?.startsWith('qemu')) {
+      const environ = readFileSync(`/proc/${kp.proc.pid}/environ`, 'latin1');
+      assert.ok(environ.includes(masterHex), 'expected the key in /proc/PID/environ');
+    }
+    const warn = await kp.waitFor('master key read from the environment');
+    assert.match(String(warn.note), /\/proc\/PID\/environ.*KEYSTORE_MASTER_KEY_FILE/);
+    const exposed = await kp.waitFor('secret file readable by others');
+    assert.equal(exposed.file, files.pskFile);
+    assert.equal(exposed.mode, '0644');
+    assert.ok(!JSON.stringify(kp.logs).includes(masterHex), 'the master key reached a log line');
   });
 
   it('refuses a second serve on the same keystore while the first runs', async (t) => {

@@ -1,7 +1,9 @@
 // The keystore master key, from KEYSTORE_MASTER_KEY or the file named by KEYSTORE_MASTER_KEY_FILE
 // (systemd credentials, the IOx data volume). 64 hex digits are used as the key itself; anything
 // else is a passphrase, stretched with scrypt and the salt in the keystore header. The value never
-// reaches a log or an error message, and the variable is removed from the environment once read.
+// reaches a log or an error message. The variable is removed from process.env once read, but that
+// does not clear the process's initial environment block: /proc/PID/environ keeps showing it to
+// the same user and root, so `serve` warns and the docs prefer KEYSTORE_MASTER_KEY_FILE.
 
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
