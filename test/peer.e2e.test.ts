@@ -15,7 +15,7 @@ import { noble } from '../src/kem/mlkem.js';
 import { confirmTag } from '../src/peer/protocol.js';
 import type { KeyId } from '../src/skip/key-id.js';
 import { startKp, type RunningKp } from './helpers/bundle.js';
-import { pskGet } from './helpers/http-client.js';
+import { pskGet, sClient } from './helpers/http-client.js';
 import { writeKpFiles, type KpFiles } from './helpers/kp-files.js';
 import { peerRequest } from './helpers/peer-client.js';
 import { makePki, type Leaf, type Pki } from './helpers/pki.js';
@@ -178,6 +178,26 @@ describe('peer exchange: alice and bob over mTLS with ML-KEM-1024', () => {
     assert.deepEqual(b.json, { keyId, key: Buffer.from(sharedSecret.subarray(0, 16)).toString('hex') });
   });
 
+  it('negotiates only AES-256-GCM suites on the peer link, in TLS 1.2 and 1.3', async () => {
+    const mtls = ['-cert', aliceLeaf.cert, '-key', aliceLeaf.key, '-CAfile', pki.ca];
+    const hello = 'GET / HTTP/1.1\r\nHost: kp\r\nConnection: close\r\n\r\n';
+    for (const offer of [
+      ['-tls1_2', '-cipher', 'ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305'],
+      ['-tls1_3', '-ciphersuites', 'TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256'],
+    ]) {
+      const r = await sClient(bob.peerPort, [...offer, ...mtls], hello);
+      assert.doesNotMatch(r.stdout, /HTTP\/1\.1/, offer.join(' '));
+    }
+    for (const offer of [
+      ['-tls1_2', '-cipher', 'ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384'],
+      ['-tls1_3', '-ciphersuites', 'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384'],
+    ]) {
+      const r = await sClient(bob.peerPort, [...offer, ...mtls, '-brief'], hello);
+      assert.match(r.stdout, /^HTTP\/1\.1 404/, offer.join(' '));
+      assert.match(r.stderr, /Ciphersuite: (ECDHE-ECDSA-AES256-GCM-SHA384|TLS_AES_256_GCM_SHA384)/);
+    }
+  });
+
   it('serves only POST /key-exchange on the peer port, with bounded, validated bodies', async () => {
     const base = { ca: pki.ca, leaf: aliceLeaf };
     const cases: [Parameters<typeof peerRequest>[1], number, RegExp | undefined][] = [
@@ -186,6 +206,11 @@ describe('peer exchange: alice and bob over mTLS with ML-KEM-1024', () => {
       [{ ...base, method: 'GET' }, 405, undefined],
       [{ ...base, body: '{"system_id":' }, 400, /not valid JSON/],
       [{ ...base, body: 'x'.repeat(20_000) }, 413, /larger than/],
+      [
+        { ...base, body: 'x'.repeat(20_000), headers: { 'Transfer-Encoding': 'chunked' } },
+        413,
+        /larger than/,
+      ],
       [{ ...base, body: '{}', headers: { 'Content-Type': 'text/plain' } }, 415, /application\/json/],
       [{ ...base, body: '[]' }, 400, /JSON object/],
       [

@@ -24,17 +24,12 @@ import {
   successBody,
 } from './protocol.js';
 
-/** Peer link suites: forward-secret AEAD only; TLS 1.3 as OpenSSL offers it. */
+/** Peer link suites: forward-secret AES-256-GCM only, like the encryptor side; a client that
+ * offers only AES-128 or ChaCha20 is refused (finding 12). */
 export const PEER_SUITES = [
   'ECDHE-ECDSA-AES256-GCM-SHA384',
   'ECDHE-RSA-AES256-GCM-SHA384',
-  'ECDHE-ECDSA-CHACHA20-POLY1305',
-  'ECDHE-RSA-CHACHA20-POLY1305',
-  'ECDHE-ECDSA-AES128-GCM-SHA256',
-  'ECDHE-RSA-AES128-GCM-SHA256',
   'TLS_AES_256_GCM_SHA384',
-  'TLS_CHACHA20_POLY1305_SHA256',
-  'TLS_AES_128_GCM_SHA256',
 ] as const;
 
 export interface PeerServerDeps {
@@ -160,15 +155,20 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (c: Buffer) => {
+    const onData = (c: Buffer): void => {
       size += c.length;
       if (size > limit) {
+        // Stop keeping the body but let the 413 leave: the connection closes after the answer
+        // (a chunked body gave a reset instead of 413; finding 12).
+        req.off('data', onData);
+        chunks.length = 0;
+        req.resume();
         reject(new HttpError(413, `body larger than ${limit} bytes`, { Connection: 'close' }));
-        req.destroy();
         return;
       }
       chunks.push(c);
-    });
+    };
+    req.on('data', onData);
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
