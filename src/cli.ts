@@ -288,6 +288,11 @@ async function keystoreStats(config: Config, out: Out): Promise<number> {
     if (report.corrupt.length > 0)
       out(`  corrupt slots   ${report.corrupt.join(', ')} (wiped at next start)\n`);
     if (report.expiredWiped > 0) out(`  expired         ${report.expiredWiped} (wiped at next start)\n`);
+    if (report.replayed.length > 0)
+      out(`  replayed slots  ${report.replayed.join(', ')} (keys already delivered; wiped at next start)\n`);
+    out(
+      `  delivered keyIds remembered ${report.spent}${report.spentCorrupt > 0 ? ` (${report.spentCorrupt} damaged entries)` : ''}\n`,
+    );
     return EXIT.ok;
   } finally {
     await store.close();

@@ -84,7 +84,7 @@ describe('keystore power loss', () => {
           finished = true;
           if (!disk.isCut) return store.close(); // the cut came after the last operation
           cuts++;
-          const after = disk.imageAfterCut('ks', mulberry32(seed));
+          const after = disk.imageAfterCut(mulberry32(seed));
           const { store: reopened, report } = await FileKeyStore.open({
             path: 'ks',
             master,

@@ -2,12 +2,12 @@
 // corrupt slots, the master key and the header's refusal of a wrong one.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { linkSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, linkSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError } from '../src/errors.js';
 import { masterKeyFromEnv, newMasterKeyHex, type MasterKey } from '../src/keystore/master-key.js';
-import { HEADER_BYTES, SLOT_BYTES } from '../src/keystore/slots.js';
+import { HEADER_BYTES, SLOT_BYTES, newHeader } from '../src/keystore/slots.js';
 import { FileKeyStore, type FileKeyStoreOptions } from '../src/keystore/store.js';
 import { DuplicateKeyIdError } from '../src/keystore/types.js';
 import type { KeyId } from '../src/skip/key-id.js';
@@ -208,6 +208,44 @@ describe('keystore', () => {
     for (const alias of ['symlink.db', 'hardlink.db']) {
       await assert.rejects(open({ path: join(dir, alias), master }), /in use by another skip-server process/);
     }
+  });
+
+  it('upgrades a version 1 keystore: its keys stay, a spent log is made, the header becomes 2', async (t) => {
+    const dir = tempDir(t);
+    const path = join(dir, 'keystore.db');
+    const master = raw();
+    writeFileSync(path, newHeader(master, 1).header, { mode: 0o600 });
+    const first = await open({ path, master });
+    assert.equal(first.report.upgraded, true);
+    assert.equal(readFileSync(path).readUInt16BE(8), 2);
+    const k = id();
+    await first.store.put(k, randomBytes(32), BOB);
+    await first.store.close();
+    const second = await open({ path, master });
+    t.after(() => second.store.close());
+    assert.equal(second.report.upgraded, false);
+    assert.equal((await second.store.take(k, BOB)).kind, 'ok');
+  });
+
+  it("refuses a missing spent log, or another keystore's, naming the file; replaces a stale one at creation", async (t) => {
+    const dir = tempDir(t);
+    const master = raw();
+    const [a, b] = [join(dir, 'a.db'), join(dir, 'b.db')];
+    for (const p of [a, b]) await (await open({ path: p, master })).store.close();
+    copyFileSync(`${b}.spent`, `${a}.spent`);
+    await assert.rejects(
+      open({ path: a, master }),
+      /a\.db\.spent: this spent log belongs to another keystore/,
+    );
+    rmSync(`${a}.spent`);
+    await assert.rejects(open({ path: a, master }), /a\.db\.spent: the spent log is missing/);
+    // A log without its keystore (a crash between the two creations) is replaced.
+    rmSync(a);
+    copyFileSync(`${b}.spent`, `${a}.spent`);
+    const again = await open({ path: a, master });
+    assert.equal(again.report.created, true);
+    await again.store.close();
+    await (await open({ path: a, master })).store.close();
   });
 
   it('opens with a passphrase through scrypt', async (t) => {

@@ -20,7 +20,8 @@ export interface KeystoreLock {
   release(): Promise<void>;
 }
 
-function realPath(path: string): string {
+/** The real path of `path`, or of its folder when the file does not exist yet. */
+export function realPath(path: string): string {
   try {
     return realpathSync(path);
   } catch {

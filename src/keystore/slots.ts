@@ -6,6 +6,8 @@
 //   slots, 512 bytes each (one disk sector: a torn write cannot split one), at 4096 + 512 * i:
 //     all zeros = free; else nonce (12) || AES-256-GCM(record, 484 bytes) || tag (16),
 //     AAD = file id || u32 slot index, so a slot cannot be moved or replayed into another file.
+//     A slot copied back into its own place after its key was taken still authenticates: the
+//     spent log beside the file (spent.ts) is what refuses it.
 //   record: u8 format 1, u8 keyId length + 64 bytes keyId (binary), u8 key length + 32 bytes key,
 //     u8 remote length + 255 bytes remote system ID (UTF-8), u64 created ms, u64 expires ms, zeros.
 
@@ -21,7 +23,10 @@ const NONCE = 12;
 const TAG = 16;
 const PLAIN = SLOT_BYTES - NONCE - TAG;
 const MAGIC = Buffer.from('SKIPKSv1');
-const VERSION = 1;
+/** 2: the keystore has a spent log beside it (spent.ts). 1: made before the spent log; opened
+ * and upgraded to 2 (the log is created, the header re-sealed). */
+const VERSION = 2;
+const UPGRADABLE_VERSION = 1;
 const SIGNED = 48;
 /** scrypt cost for passphrases: 2^14 x 8 x 128 bytes = 16 MiB, about 50 ms here. */
 const SCRYPT = { logN: 14, r: 8, p: 1 };
@@ -30,6 +35,8 @@ export interface StoreKeys {
   fileId: Buffer;
   /** AES-256 key for slots, derived from the master key and the file id. */
   slotKey: Buffer;
+  /** HMAC-SHA-256 key for the spent log (spent.ts), derived the same way. */
+  spentKey: Buffer;
 }
 
 export interface KeyRecord {
@@ -52,11 +59,11 @@ function derive(k: Buffer, fileId: Buffer, what: string): Buffer {
   return Buffer.from(hkdfSync('sha256', k, fileId, `skip-server keystore ${what} v1`, 32));
 }
 
-/** A new header for `master`, and the keys for its slots. */
-export function newHeader(master: MasterKey): { header: Buffer; keys: StoreKeys } {
+/** A new header for `master`, and the keys for its slots (`version` 1 only for upgrade tests). */
+export function newHeader(master: MasterKey, version = VERSION): { header: Buffer; keys: StoreKeys } {
   const header = Buffer.alloc(HEADER_BYTES);
   MAGIC.copy(header, 0);
-  header.writeUInt16BE(VERSION, 8);
+  header.writeUInt16BE(version, 8);
   header.writeUInt16BE(SLOT_BYTES, 10);
   const kdf = master.kind === 'raw' ? 0 : 1;
   header.writeUInt8(kdf, 12);
@@ -68,21 +75,41 @@ export function newHeader(master: MasterKey): { header: Buffer; keys: StoreKeys 
   const k = kek(master, header.subarray(16, 32), SCRYPT.logN, SCRYPT.r, SCRYPT.p);
   const fileId = Buffer.from(header.subarray(32, 48));
   try {
-    const check = derive(k, fileId, 'header check');
-    const nonce = randomBytes(NONCE);
-    const c = createCipheriv('aes-256-gcm', check, nonce).setAAD(header.subarray(0, SIGNED));
-    c.final();
-    nonce.copy(header, SIGNED);
-    c.getAuthTag().copy(header, SIGNED + NONCE);
-    check.fill(0);
-    return { header, keys: { fileId, slotKey: derive(k, fileId, 'slots') } };
+    sealHeader(header, k, fileId);
+    return { header, keys: storeKeys(k, fileId) };
   } finally {
     k.fill(0);
   }
 }
 
+/** Writes the check tag over bytes 0..47 of `header`. */
+function sealHeader(header: Buffer, k: Buffer, fileId: Buffer): void {
+  const check = derive(k, fileId, 'header check');
+  try {
+    const nonce = randomBytes(NONCE);
+    const c = createCipheriv('aes-256-gcm', check, nonce).setAAD(header.subarray(0, SIGNED));
+    c.final();
+    nonce.copy(header, SIGNED);
+    c.getAuthTag().copy(header, SIGNED + NONCE);
+  } finally {
+    check.fill(0);
+  }
+}
+
+const storeKeys = (k: Buffer, fileId: Buffer): StoreKeys => ({
+  fileId,
+  slotKey: derive(k, fileId, 'slots'),
+  spentKey: derive(k, fileId, 'spent log'),
+});
+
+export interface OpenedHeader {
+  keys: StoreKeys;
+  /** For a version 1 file: the same header as version 2, to write once the spent log exists. */
+  upgraded?: Buffer;
+}
+
 /** Checks a header against `master`; the error says which of magic, version or key is wrong. */
-export function openHeader(header: Buffer, master: MasterKey, file: string): StoreKeys {
+export function openHeader(header: Buffer, master: MasterKey, file: string): OpenedHeader {
   if (header.length < HEADER_BYTES || !header.subarray(0, 8).equals(MAGIC)) {
     const hint =
       header.subarray(0, 1).toString() === '{'
@@ -93,7 +120,7 @@ export function openHeader(header: Buffer, master: MasterKey, file: string): Sto
     ]);
   }
   const version = header.readUInt16BE(8);
-  if (version !== VERSION || header.readUInt16BE(10) !== SLOT_BYTES) {
+  if ((version !== VERSION && version !== UPGRADABLE_VERSION) || header.readUInt16BE(10) !== SLOT_BYTES) {
     throw new ConfigError([
       `${file}: keystore format version ${version} is not supported by this skip-server`,
     ]);
@@ -128,7 +155,11 @@ export function openHeader(header: Buffer, master: MasterKey, file: string): Sto
     check.fill(0);
   }
   try {
-    return { fileId, slotKey: derive(k, fileId, 'slots') };
+    if (version === VERSION) return { keys: storeKeys(k, fileId) };
+    const upgraded = Buffer.from(header.subarray(0, HEADER_BYTES));
+    upgraded.writeUInt16BE(VERSION, 8);
+    sealHeader(upgraded, k, fileId);
+    return { keys: storeKeys(k, fileId), upgraded };
   } finally {
     k.fill(0);
   }

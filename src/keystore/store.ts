@@ -4,14 +4,18 @@
 // - take: the index entry is removed synchronously, so of any number of concurrent takes exactly
 //   one proceeds; the slot is overwritten with zeros and synced before the key is returned.
 // - expiry wipes unclaimed keys the same way; freed slots are reused; the file grows in chunks.
-// - open: scan every slot, rebuild the index, wipe expired, corrupt (reported) and duplicate slots.
+// - open: scan every slot, rebuild the index, wipe expired, corrupt (reported) and duplicate slots,
+//   and slots whose keyId the spent log (spent.ts) says was handed out: a replayed slot or an
+//   earlier copy of the file. A take records its keyId there before the key leaves.
 
 import { ConfigError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { KeyId } from '../skip/key-id.js';
 import type { SystemId } from '../skip/remote-ids.js';
 import { nodeFs, type StoreFile, type StoreFs } from './file-io.js';
-import { lockKeystore, type KeystoreLock } from './lock.js';
+import { GroupSync } from './group-sync.js';
+import { SpentLog, spentPath } from './spent.js';
+import { lockKeystore, realPath, type KeystoreLock } from './lock.js';
 import type { MasterKey } from './master-key.js';
 import {
   HEADER_BYTES,
@@ -49,6 +53,14 @@ export interface OpenReport {
   /** Indexes of slots that failed authentication (torn or damaged); wiped unless read-only. */
   corrupt: number[];
   duplicatesWiped: number;
+  /** Slots holding a key the spent log says was handed out (a replayed slot or an earlier copy
+   * of the file); wiped unless read-only. */
+  replayed: number[];
+  /** Spent-log entries in force, and ones that failed authentication. */
+  spent: number;
+  spentCorrupt: number;
+  /** True when a version 1 keystore was given its spent log now. */
+  upgraded: boolean;
 }
 
 export interface StoreStats {
@@ -70,40 +82,6 @@ const ZERO_SLOT = Buffer.alloc(SLOT_BYTES);
 /** Slots read per I/O while scanning at open (512 KiB). */
 const SCAN_CHUNK = 1024;
 
-/** One fdatasync for every waiter whose write completed before it started. */
-class GroupSync {
-  private waiting: { resolve: () => void; reject: (e: unknown) => void }[] = [];
-  private running: Promise<void> | undefined;
-  syncs = 0;
-
-  constructor(private readonly file: StoreFile) {}
-
-  sync(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.waiting.push({ resolve, reject });
-      this.running ??= this.loop();
-    });
-  }
-
-  idle(): Promise<void> {
-    return this.running ?? Promise.resolve();
-  }
-
-  private async loop(): Promise<void> {
-    while (this.waiting.length > 0) {
-      const batch = this.waiting.splice(0);
-      try {
-        this.syncs++;
-        await this.file.sync();
-        for (const w of batch) w.resolve();
-      } catch (e) {
-        for (const w of batch) w.reject(e);
-      }
-    }
-    this.running = undefined;
-  }
-}
-
 export class FileKeyStore implements KeyStore {
   readonly kind = 'encrypted file';
   private readonly index = new Map<KeyId, Entry>();
@@ -123,6 +101,8 @@ export class FileKeyStore implements KeyStore {
     private readonly file: StoreFile,
     private readonly keys: StoreKeys,
     private readonly o: FileKeyStoreOptions,
+    /** Absent only for a version 1 keystore opened read-only (it has none yet). */
+    private readonly spent: SpentLog | undefined,
   ) {
     this.syncer = new GroupSync(file);
     this.now = o.now ?? Date.now;
@@ -148,15 +128,33 @@ export class FileKeyStore implements KeyStore {
     fs: StoreFs,
     lock: KeystoreLock | undefined,
   ): Promise<{ store: FileKeyStore; report: OpenReport }> {
+    const now = o.now ?? Date.now;
+    // Beside the real file, so a symlinked keystore_path finds the same log.
+    const spentFile = spentPath(o.fs ? o.path : realPath(o.path));
     let file = await fs.openExisting(o.path, o.readOnly);
+    if (file) {
+      try {
+        await lock?.pinFile();
+      } catch (e) {
+        await file.close();
+        throw e;
+      }
+    }
     let keys: StoreKeys;
+    let spent: SpentLog | undefined;
+    let spentReport = { spent: 0, corrupt: 0 };
     let created = false;
+    let upgraded = false;
     if (!file) {
       if (o.readOnly) throw new ConfigError([`${o.path}: no keystore there`]);
       const made = newHeader(o.master);
+      // The spent log first: a crash before the keystore exists leaves a stale log that the next
+      // start replaces, never a keystore without its log.
       try {
+        spent = await SpentLog.create(fs, spentFile, made.keys, now);
         file = await fs.create(o.path, made.header, 0o600);
       } catch (e) {
+        await spent?.close();
         throw new ConfigError([
           `${o.path}: cannot create the keystore (${(e as NodeJS.ErrnoException).code ?? errorMessage(e)})`,
         ]);
@@ -165,21 +163,37 @@ export class FileKeyStore implements KeyStore {
       created = true;
     } else {
       try {
-        keys = openHeader(await file.read(0, HEADER_BYTES), o.master, o.path);
+        const opened = openHeader(await file.read(0, HEADER_BYTES), o.master, o.path);
+        keys = opened.keys;
+        if (opened.upgraded && !o.readOnly) {
+          spent = await SpentLog.create(fs, spentFile, keys, now);
+          await file.write(0, opened.upgraded);
+          await file.sync();
+          upgraded = true;
+        } else if (!opened.upgraded) {
+          const s = await SpentLog.open(fs, spentFile, keys, now, o.readOnly);
+          spent = s.log;
+          spentReport = s.report;
+        }
       } catch (e) {
+        await spent?.close();
         await file.close();
         throw e;
       }
     }
-    try {
-      await lock?.pinFile();
-    } catch (e) {
-      await file.close();
-      throw e;
+    if (created) {
+      try {
+        await lock?.pinFile();
+      } catch (e) {
+        await spent?.close();
+        await file.close();
+        throw e;
+      }
     }
-    const store = new FileKeyStore(file, keys, o);
+    const store = new FileKeyStore(file, keys, o, spent);
     store.lock = lock;
     const report = await store.scan(created);
+    Object.assign(report, { spent: spentReport.spent, spentCorrupt: spentReport.corrupt, upgraded });
     const every = o.sweepEveryMs ?? Math.min(o.ttlMs, 60_000);
     if (!o.readOnly && every > 0)
       store.sweeper = setInterval(() => void store.sweep().catch(() => {}), every).unref();
@@ -196,6 +210,10 @@ export class FileKeyStore implements KeyStore {
       expiredWiped: 0,
       corrupt: [],
       duplicatesWiped: 0,
+      replayed: [],
+      spent: 0,
+      spentCorrupt: 0,
+      upgraded: false,
     };
     const wipe: number[] = [];
     const now = this.now();
@@ -216,6 +234,9 @@ export class FileKeyStore implements KeyStore {
         if (r.expiresMs <= now) {
           report.expiredWiped++;
           wipe.push(slot);
+        } else if (this.spent?.has(r.keyId)) {
+          report.replayed.push(slot);
+          wipe.push(slot);
         } else if (this.index.has(r.keyId)) {
           report.duplicatesWiped++;
           wipe.push(slot);
@@ -231,6 +252,13 @@ export class FileKeyStore implements KeyStore {
     if (wipe.length > 0) await this.syncer.sync();
     const used = new Set([...this.index.values()].map((e) => e.slot));
     for (let s = this.slots - 1; s >= 0; s--) if (!used.has(s)) this.free.push(s);
+    if (report.replayed.length > 0) {
+      this.o.log?.warn('keystore replayed slots wiped', {
+        path: this.o.path,
+        slots: report.replayed.slice(0, 100),
+        note: 'these slots held keys already handed out: the file, or parts of it, were copied back',
+      });
+    }
     if (report.corrupt.length > 0) {
       this.o.log?.warn('keystore corrupt slots wiped', {
         path: this.o.path,
@@ -243,6 +271,7 @@ export class FileKeyStore implements KeyStore {
   async put(keyId: KeyId, key: Buffer, remote: SystemId): Promise<void> {
     this.assertWritable();
     if (this.index.has(keyId) || this.pending.has(keyId)) throw new DuplicateKeyIdError(keyId);
+    if (this.spent?.has(keyId)) throw new DuplicateKeyIdError(keyId, 'delivered');
     this.pending.add(keyId);
     try {
       const slot = await this.allocate();
@@ -281,7 +310,9 @@ export class FileKeyStore implements KeyStore {
       throw new Error(`keystore slot ${e.slot} no longer holds keyId ${keyId}`);
     }
     try {
-      await this.wipe(e.slot);
+      // Both durable before the key leaves: the slot is zeros, and the spent log remembers the
+      // keyId, so no copy of the slot can be served again.
+      await Promise.all([this.wipe(e.slot), this.spent?.record(keyId, this.now() + this.o.ttlMs)]);
     } catch (err) {
       c.record.key.fill(0);
       throw err;
@@ -292,6 +323,7 @@ export class FileKeyStore implements KeyStore {
   /** Wipes every expired key; returns how many. */
   async sweep(): Promise<number> {
     if (this.closed || this.o.readOnly) return 0;
+    this.spent?.sweep();
     const now = this.now();
     const expired = [...this.index.entries()].filter(([, e]) => e.expiresMs <= now);
     for (const [id] of expired) this.index.delete(id);
@@ -331,7 +363,9 @@ export class FileKeyStore implements KeyStore {
     this.closed = true;
     clearInterval(this.sweeper);
     await this.syncer.idle();
+    await this.spent?.close();
     this.keys.slotKey.fill(0);
+    this.keys.spentKey.fill(0);
     await this.file.close();
     await this.lock?.release();
   }

@@ -13,7 +13,8 @@ export interface KeyStore {
   readonly kind: string;
   /**
    * Stores a copy of `key` bound to `remote`. Resolves once stored; rejects with
-   * DuplicateKeyIdError if the keyId is already held. The caller still owns and wipes `key`.
+   * DuplicateKeyIdError if the keyId is already held, or was handed out within the key TTL (a
+   * replayed exchange). The caller still owns and wipes `key`.
    */
   put(keyId: KeyId, key: Buffer, remote: SystemId): Promise<void>;
   /**
@@ -30,8 +31,12 @@ export interface KeyStore {
 }
 
 export class DuplicateKeyIdError extends Error {
-  constructor(keyId: KeyId) {
-    super(`keyId ${keyId} is already held`);
+  /** held: the keyId waits in the store; delivered: it was handed out (the spent log knows it). */
+  constructor(
+    keyId: KeyId,
+    readonly reason: 'held' | 'delivered' = 'held',
+  ) {
+    super(`keyId ${keyId} ${reason === 'held' ? 'is already held' : 'was already delivered'}`);
     this.name = 'DuplicateKeyIdError';
   }
 }

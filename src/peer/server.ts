@@ -129,7 +129,11 @@ async function handle(req: IncomingMessage, deps: PeerServerDeps): Promise<Reply
     try {
       await deps.store.put(x.keyId, key, remote.id);
     } catch (e) {
-      if (e instanceof DuplicateKeyIdError) throw new HttpError(409, `keyId ${x.keyId} is already held`);
+      if (e instanceof DuplicateKeyIdError) {
+        if (e.reason === 'delivered')
+          deps.log.warn('replayed key exchange refused', { keyId: x.keyId, from: remote.id });
+        throw new HttpError(409, e.message);
+      }
       deps.log.error('keystore put failed', { keyId: x.keyId, from: remote.id, error: errorMessage(e) });
       throw new HttpError(500, 'could not store the key');
     }

@@ -61,22 +61,23 @@ export class CrashDisk implements StoreFs {
     this.durable.set(path, Buffer.from(img));
   }
 
-  /** A new disk holding what survives the power loss; `rnd` in [0, 1). */
-  imageAfterCut(path: string, rnd: () => number): CrashDisk {
-    const f = this.files.get(path);
-    let img: Buffer = Buffer.from(this.durable.get(path) ?? Buffer.alloc(0));
-    const ops = f?.unsynced ?? [];
-    const subset = rnd() < 0.5;
-    const applied = subset ? ops.filter(() => rnd() < 0.5) : ops.slice(-1);
-    applied.forEach((op, i) => {
-      const last = i === applied.length - 1;
-      if (last && op.kind === 'write' && !(subset && rnd() < 0.5)) {
-        const sectors = Math.ceil(op.data.length / 512);
-        img = applyOp(img, op, Math.floor(rnd() * (sectors + 1)) * 512);
-      } else img = applyOp(img, op);
-    });
+  /** A new disk holding what survives the power loss, for every file on it; `rnd` in [0, 1). */
+  imageAfterCut(rnd: () => number): CrashDisk {
     const disk = new CrashDisk();
-    disk.durable.set(path, img);
+    for (const path of new Set([...this.durable.keys(), ...this.files.keys()])) {
+      let img: Buffer = Buffer.from(this.durable.get(path) ?? Buffer.alloc(0));
+      const ops = this.files.get(path)?.unsynced ?? [];
+      const subset = rnd() < 0.5;
+      const applied = subset ? ops.filter(() => rnd() < 0.5) : ops.slice(-1);
+      applied.forEach((op, i) => {
+        const last = i === applied.length - 1;
+        if (last && op.kind === 'write' && !(subset && rnd() < 0.5)) {
+          const sectors = Math.ceil(op.data.length / 512);
+          img = applyOp(img, op, Math.floor(rnd() * (sectors + 1)) * 512);
+        } else img = applyOp(img, op);
+      });
+      disk.durable.set(path, img);
+    }
     return disk;
   }
 

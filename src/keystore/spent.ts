@@ -1,0 +1,198 @@
+// The spent log, `<keystore>.spent`: the keyIds this keystore has handed out, each kept until
+// its take time plus the key TTL (by then any copy of its slot has expired too). It is what makes
+// a replayed slot or an earlier copy of the keystore file harmless (docs/security.md, finding 3),
+// and what answers a replayed /key-exchange with 409 (finding 7). It is a separate file, synced
+// on its own, so rolling back the keystore file alone does not roll it back; an attacker who can
+// roll back both files at once is out of its reach (docs/security.md says what closes that).
+//
+// Format: header, 512 bytes: magic "SKIPSPv1", 8 zero bytes, the keystore's 16-byte file id,
+//   16-byte HMAC-SHA-256 (truncated) of bytes 0..31 under the spent key; the rest zero.
+// Entries, 64 bytes each at 512 + 64 * i (eight to a sector, so a torn write never splits one):
+//   all zeros = free; else tag (16) = HMAC(spent key, "keyId" || keyId) truncated, u64 until ms,
+//   then a 16-byte HMAC over file id || u32 index || tag || until; the rest zero.
+//   An entry whose time has passed is free; an entry that fails its MAC is ignored and reported.
+
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { ConfigError } from '../errors.js';
+import type { KeyId } from '../skip/key-id.js';
+import type { StoreFile, StoreFs } from './file-io.js';
+import { GroupSync } from './group-sync.js';
+import type { StoreKeys } from './slots.js';
+
+export const SPENT_HEADER_BYTES = 512;
+export const SPENT_ENTRY_BYTES = 64;
+const MAGIC = Buffer.from('SKIPSPv1');
+const MAC = 16;
+/** Entries added each time the file grows (64 KiB). */
+const GROW_ENTRIES = 1024;
+
+export const spentPath = (keystorePath: string): string => `${keystorePath}.spent`;
+const entryOffset = (i: number): number => SPENT_HEADER_BYTES + i * SPENT_ENTRY_BYTES;
+
+function mac(key: Buffer, ...parts: Buffer[]): Buffer {
+  const h = createHmac('sha256', key);
+  for (const p of parts) h.update(p);
+  return h.digest().subarray(0, MAC);
+}
+
+function header(keys: StoreKeys): Buffer {
+  const h = Buffer.alloc(SPENT_HEADER_BYTES);
+  MAGIC.copy(h, 0);
+  keys.fileId.copy(h, 16);
+  mac(keys.spentKey, h.subarray(0, 32)).copy(h, 32);
+  return h;
+}
+
+export interface SpentOpenReport {
+  /** Entries still in force. */
+  spent: number;
+  /** Entries that failed authentication (damaged or forged); ignored. */
+  corrupt: number;
+}
+
+export class SpentLog {
+  /** tag (hex) -> entry index and until ms. */
+  private readonly entries = new Map<string, { index: number; untilMs: number }>();
+  private readonly free: number[] = [];
+  private capacity = 0;
+  private growing: Promise<void> | undefined;
+  private readonly syncer: GroupSync;
+
+  private constructor(
+    private readonly file: StoreFile,
+    private readonly keys: StoreKeys,
+    private readonly now: () => number,
+  ) {
+    this.syncer = new GroupSync(file);
+  }
+
+  /**
+   * Creates the log for a new (or upgraded) keystore, replacing a stale one left by a crash
+   * between creating the log and creating the keystore; durable when it resolves.
+   */
+  static async create(fs: StoreFs, path: string, keys: StoreKeys, now: () => number): Promise<SpentLog> {
+    const h = header(keys);
+    let file = await fs.openExisting(path);
+    if (file) {
+      await file.truncate(0);
+      await file.write(0, h);
+      await file.sync();
+    } else file = await fs.create(path, h, 0o600);
+    return new SpentLog(file, keys, now);
+  }
+
+  /** Opens the log of an existing keystore; its absence or a foreign one is a ConfigError. */
+  static async open(
+    fs: StoreFs,
+    path: string,
+    keys: StoreKeys,
+    now: () => number,
+    readOnly = false,
+  ): Promise<{ log: SpentLog; report: SpentOpenReport }> {
+    const file = await fs.openExisting(path, readOnly);
+    const refuse = (why: string): ConfigError =>
+      new ConfigError([
+        `${path}: ${why}. It records the keys this keystore handed out; without it an earlier copy ` +
+          'of the keystore could hand a key out again, so the KP will not start. If the keystore was ' +
+          'restored on purpose, move both files aside and start with an empty keystore',
+      ]);
+    if (!file) throw refuse('the spent log is missing');
+    const log = new SpentLog(file, keys, now);
+    try {
+      const h = await file.read(0, SPENT_HEADER_BYTES);
+      if (h.length !== SPENT_HEADER_BYTES || !timingSafeEqual(h, header(keys)))
+        throw refuse('this spent log belongs to another keystore, or is damaged');
+      return { log, report: await log.load() };
+    } catch (e) {
+      await file.close();
+      throw e;
+    }
+  }
+
+  private async load(): Promise<SpentOpenReport> {
+    const size = await this.file.size();
+    this.capacity = Math.max(0, Math.floor((size - SPENT_HEADER_BYTES) / SPENT_ENTRY_BYTES));
+    const data = await this.file.read(SPENT_HEADER_BYTES, this.capacity * SPENT_ENTRY_BYTES);
+    const now = this.now();
+    let corrupt = 0;
+    for (let i = this.capacity - 1; i >= 0; i--) {
+      const e = data.subarray(i * SPENT_ENTRY_BYTES, (i + 1) * SPENT_ENTRY_BYTES);
+      const tag = e.subarray(0, 16);
+      const until = e.subarray(16, 24);
+      const ok = timingSafeEqual(e.subarray(24, 24 + MAC), this.entryMac(i, tag, until));
+      const untilMs = Number(until.readBigUInt64BE());
+      if (ok && untilMs > now) this.entries.set(tag.toString('hex'), { index: i, untilMs });
+      else {
+        if (!ok && e.some((b) => b !== 0)) corrupt++;
+        this.free.push(i);
+      }
+    }
+    return { spent: this.entries.size, corrupt };
+  }
+
+  private entryMac(index: number, tag: Buffer, until: Buffer): Buffer {
+    const i = Buffer.alloc(4);
+    i.writeUInt32BE(index);
+    return mac(this.keys.spentKey, this.keys.fileId, i, tag, until);
+  }
+
+  private tag(keyId: KeyId): Buffer {
+    return mac(this.keys.spentKey, Buffer.from('keyId'), Buffer.from(keyId, 'hex'));
+  }
+
+  /** True when `keyId` was handed out and its entry is still in force. */
+  has(keyId: KeyId): boolean {
+    const e = this.entries.get(this.tag(keyId).toString('hex'));
+    return e !== undefined && e.untilMs > this.now();
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Records `keyId` as handed out until `untilMs`; durable when it resolves. */
+  async record(keyId: KeyId, untilMs: number): Promise<void> {
+    const tag = this.tag(keyId);
+    const key = tag.toString('hex');
+    if (this.entries.has(key)) return;
+    const index = await this.allocate();
+    const e = Buffer.alloc(SPENT_ENTRY_BYTES);
+    tag.copy(e, 0);
+    e.writeBigUInt64BE(BigInt(untilMs), 16);
+    this.entryMac(index, tag, e.subarray(16, 24)).copy(e, 24);
+    this.entries.set(key, { index, untilMs });
+    await this.file.write(entryOffset(index), e);
+    await this.syncer.sync();
+  }
+
+  /** Frees entries whose time has passed (no write: a passed entry reads as free). */
+  sweep(): void {
+    const now = this.now();
+    for (const [k, e] of this.entries) {
+      if (e.untilMs <= now) {
+        this.entries.delete(k);
+        this.free.push(e.index);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.syncer.idle();
+    await this.file.close();
+  }
+
+  private async allocate(): Promise<number> {
+    while (this.free.length === 0) {
+      this.growing ??= this.grow().finally(() => (this.growing = undefined));
+      await this.growing;
+    }
+    return this.free.pop()!;
+  }
+
+  private async grow(): Promise<void> {
+    const from = this.capacity;
+    await this.file.truncate(entryOffset(from + GROW_ENTRIES));
+    this.capacity = from + GROW_ENTRIES;
+    for (let i = from + GROW_ENTRIES - 1; i >= from; i--) this.free.push(i);
+  }
+}
