@@ -44,16 +44,26 @@ export interface Config {
   admin_port?: number;
   /** Certificate mode: the certificate identities (DNS/IP SAN, else CN) that may act as encryptors. */
   encryptor_identities?: string[];
+  /** Keys waiting to be collected for one remote system, at most; past it the peer gets 503. */
+  max_held_keys_per_remote: number;
+  /** Per encryptor identity: sustained requests per second, and the burst above it. */
+  identity_requests_per_second: number;
+  identity_request_burst: number;
 }
 
 /** Key sizes served by GET /key, draft §4.2 (default 256 bits); bits, multiples of 8. */
 export const KEY_BITS = { min: 128, max: 256, default: 256 } as const;
 /** How long a key agreed by a peer waits for its encryptor, in seconds (default one hour). */
 export const KEY_TTL_SECONDS = { min: 10, max: 604_800, default: 3_600 } as const;
+/** Uncollected keys held per remote system (finding 10): ~1 KB of memory and a 512-byte slot each. */
+export const MAX_HELD_KEYS = { min: 1, max: 1_000_000, default: 10_000 } as const;
+/** Per-identity token bucket (finding 10); the burst covers a hub rekeying 2,000 tunnels at once. */
+export const IDENTITY_RATE = { min: 1, max: 100_000, default: 100 } as const;
+export const IDENTITY_BURST = { min: 1, max: 1_000_000, default: 2_000 } as const;
 /** Entropy sizes served by GET /entropy, draft §4.3 (default 256 bits); bits, multiples of 8. */
 export const ENTROPY_BITS = { min: 8, max: 4096, default: 256 } as const;
 
-type Kind = 'string' | 'bool' | 'port' | 'bits' | 'seconds' | 'path' | 'strings';
+type Kind = 'string' | 'bool' | 'port' | 'bits' | 'seconds' | 'count' | 'path' | 'strings';
 interface Field {
   kind: Kind;
   required?: boolean;
@@ -89,6 +99,9 @@ const TOP: Record<string, Field | 'remotes'> = {
   admin_host: { kind: 'string', default: '127.0.0.1' },
   admin_port: { kind: 'port' },
   encryptor_identities: { kind: 'strings' },
+  max_held_keys_per_remote: { kind: 'count', default: MAX_HELD_KEYS.default, range: MAX_HELD_KEYS },
+  identity_requests_per_second: { kind: 'count', default: IDENTITY_RATE.default, range: IDENTITY_RATE },
+  identity_request_burst: { kind: 'count', default: IDENTITY_BURST.default, range: IDENTITY_BURST },
 };
 
 const REMOTE: Record<string, Field> = {
@@ -237,10 +250,12 @@ export function parseConfig(text: string, file: string, source = resolve(file)):
         return Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 65535
           ? v
           : bad('must be a TCP port number from 1 to 65535 (0 picks a free port)');
-      case 'seconds': {
+      case 'seconds':
+      case 'count': {
         const r = field.range!;
         const ok = Number.isInteger(v) && (v as number) >= r.min && (v as number) <= r.max;
-        return ok ? v : bad(`must be a whole number of seconds from ${r.min} to ${r.max}`);
+        const unit = field.kind === 'seconds' ? ' of seconds' : '';
+        return ok ? v : bad(`must be a whole number${unit} from ${r.min} to ${r.max}`);
       }
       case 'bits': {
         const r = field.range!;

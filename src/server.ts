@@ -7,6 +7,7 @@ import { ConfigError, errorMessage } from './errors.js';
 import { closeServer, listen } from './http/listen.js';
 import { createAdmin } from './admin/health.js';
 import { Metrics } from './admin/metrics.js';
+import { RateLimiter } from './http/rate-limit.js';
 import { createRouter } from './http/router.js';
 import { FileKeyStore } from './keystore/store.js';
 import { wipeMasterKey, type MasterKey } from './keystore/master-key.js';
@@ -91,12 +92,21 @@ export async function startServer(config: Config, opts: StartOptions): Promise<R
   const deps: SkipDeps = { config, remotes, store, agreement, rng: opts.rng ?? randomBytes, log, metrics };
   const limits: Limits = { ...LIMITS, ...opts.limits };
   const enc = createEncryptorServer(tls, log, limits);
+  const rate = new RateLimiter({
+    perSecond: config.identity_requests_per_second,
+    burst: config.identity_request_burst,
+  });
   enc.server.on(
     'request',
     createRouter({
       log,
       identify: enc.identify,
       count: (route, status) => metrics.requests.inc({ route, status: String(status) }),
+      admit: (identity) => {
+        const wait = rate.take(identity ?? '');
+        if (wait > 0) metrics.rateLimited.inc({ identity: identity ?? '' });
+        return wait;
+      },
       handlers: {
         capabilities: (r) => capabilities(deps, r),
         entropy: (r) => entropy(deps, r),
@@ -148,7 +158,12 @@ export async function startServer(config: Config, opts: StartOptions): Promise<R
     certificate: { subject: material.subject, notAfter: material.notAfter },
     keystore: { kind: store.kind, path: config.keystore_path, keyTtlSeconds: config.key_ttl_seconds },
     admin: adminPort === undefined ? 'off' : { host: config.admin_host, port: adminPort },
-    limits,
+    limits: {
+      ...limits,
+      maxHeldKeysPerRemote: config.max_held_keys_per_remote,
+      identityRequestsPerSecond: config.identity_requests_per_second,
+      identityRequestBurst: config.identity_request_burst,
+    },
   });
   if (adminPort !== undefined && !/^(127\.|::1$|localhost$)/.test(config.admin_host)) {
     log.warn('admin listener not on loopback', {
@@ -185,6 +200,7 @@ async function openKeystore(config: Config, master: MasterKey | undefined, log: 
       path: config.keystore_path,
       master,
       ttlMs: config.key_ttl_seconds * 1000,
+      maxHeldPerRemote: config.max_held_keys_per_remote,
       log,
     });
   } finally {

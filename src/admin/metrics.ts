@@ -81,6 +81,14 @@ export class Metrics {
     'Time from encapsulation to the peer answer, for successful exchanges.',
     [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
   );
+  readonly rateLimited = new Counter(
+    'skip_rate_limited_total',
+    'Encryptor requests refused with 503 by the per-identity rate limit, by identity.',
+  );
+  readonly heldKeysRefused = new Counter(
+    'skip_held_keys_refused_total',
+    'Keys a peer offered that were refused (503): max_held_keys_per_remote reached, by remote system.',
+  );
   private readonly gauges: (() => string)[] = [];
 
   /** A value read at each scrape (a gauge, or a counter kept elsewhere). */
@@ -108,6 +116,8 @@ export class Metrics {
       this.keysReceived,
       this.peerFailures,
       this.peerLatency,
+      this.rateLimited,
+      this.heldKeysRefused,
     ].map((m) => m.render());
     return `${[...all, ...this.gauges.map((g) => g())].join('\n')}\n`;
   }

@@ -44,6 +44,8 @@ export interface RouterOptions {
   now?: () => number;
   /** Counts requests by route (never by raw path) and status. */
   count?: (route: string, status: number) => void;
+  /** Per-identity rate limit: seconds to wait, or 0 to serve (checked before any handler). */
+  admit?: (identity: string | undefined) => number;
 }
 
 export function createRouter(opts: RouterOptions): (req: IncomingMessage, res: ServerResponse) => void {
@@ -85,6 +87,12 @@ export function createRouter(opts: RouterOptions): (req: IncomingMessage, res: S
     const hasBody =
       req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
     if (hasBody) return { status: 400, body: { detail: 'GET requests carry no body' }, close: true };
+    const wait = opts.admit?.(opts.identify(req)) ?? 0;
+    if (wait > 0) {
+      throw new HttpError(503, `request rate limit reached for this client; retry in ${wait} s`, {
+        'Retry-After': String(wait),
+      });
+    }
     return opts.handlers[m.route]({
       query,
       ...(m.keyIdSegment !== undefined && { keyIdSegment: m.keyIdSegment }),

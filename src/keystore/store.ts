@@ -27,7 +27,7 @@ import {
   slotOffset,
   type StoreKeys,
 } from './slots.js';
-import { DuplicateKeyIdError, type KeyStore, type TakeResult } from './types.js';
+import { DuplicateKeyIdError, StoreFullError, type KeyStore, type TakeResult } from './types.js';
 
 export interface FileKeyStoreOptions {
   path: string;
@@ -43,6 +43,8 @@ export interface FileKeyStoreOptions {
   readOnly?: boolean;
   /** Expiry sweep period; 0 turns the timer off (tests sweep by hand). */
   sweepEveryMs?: number;
+  /** Keys held for one remote system at most (config max_held_keys_per_remote); default none. */
+  maxHeldPerRemote?: number;
 }
 
 export interface OpenReport {
@@ -85,6 +87,8 @@ const SCAN_CHUNK = 1024;
 export class FileKeyStore implements KeyStore {
   readonly kind = 'encrypted file';
   private readonly index = new Map<KeyId, Entry>();
+  /** Keys held (and being stored) per remote system, for maxHeldPerRemote. */
+  private readonly perRemote = new Map<SystemId, number>();
   private readonly pending = new Set<KeyId>();
   /** Free slot indexes; popped from the end, kept so the lowest free slot is used first. */
   private readonly free: number[] = [];
@@ -242,6 +246,7 @@ export class FileKeyStore implements KeyStore {
           wipe.push(slot);
         } else {
           this.index.set(r.keyId, { slot, remote: r.remote, createdMs: r.createdMs, expiresMs: r.expiresMs });
+          this.countRemote(r.remote, 1);
         }
       }
       chunk.fill(0);
@@ -272,7 +277,11 @@ export class FileKeyStore implements KeyStore {
     this.assertWritable();
     if (this.index.has(keyId) || this.pending.has(keyId)) throw new DuplicateKeyIdError(keyId);
     if (this.spent?.has(keyId)) throw new DuplicateKeyIdError(keyId, 'delivered');
+    const max = this.o.maxHeldPerRemote;
+    if (max !== undefined && (this.perRemote.get(remote) ?? 0) >= max) throw new StoreFullError(remote, max);
     this.pending.add(keyId);
+    this.countRemote(remote, 1);
+    let stored = false;
     try {
       const slot = await this.allocate();
       const createdMs = this.now();
@@ -287,8 +296,10 @@ export class FileKeyStore implements KeyStore {
         throw e;
       }
       this.index.set(keyId, { slot, remote, createdMs, expiresMs });
+      stored = true;
     } finally {
       this.pending.delete(keyId);
+      if (!stored) this.countRemote(remote, -1);
     }
   }
 
@@ -299,6 +310,7 @@ export class FileKeyStore implements KeyStore {
     if (e.remote !== remote) return { kind: 'wrong-remote' };
     // From here on no other take can see this key.
     this.index.delete(keyId);
+    this.countRemote(e.remote, -1);
     if (e.expiresMs <= this.now()) {
       this.expiredTotal++;
       await this.wipe(e.slot);
@@ -326,7 +338,10 @@ export class FileKeyStore implements KeyStore {
     this.spent?.sweep();
     const now = this.now();
     const expired = [...this.index.entries()].filter(([, e]) => e.expiresMs <= now);
-    for (const [id] of expired) this.index.delete(id);
+    for (const [id, e] of expired) {
+      this.index.delete(id);
+      this.countRemote(e.remote, -1);
+    }
     this.expiredTotal += expired.length;
     await Promise.all(expired.map(([, e]) => this.wipe(e.slot)));
     if (expired.length > 0) this.o.log?.info('keys expired', { count: expired.length });
@@ -368,6 +383,17 @@ export class FileKeyStore implements KeyStore {
     this.keys.spentKey.fill(0);
     await this.file.close();
     await this.lock?.release();
+  }
+
+  /** Keys held for each remote system, for metrics. */
+  heldPerRemote(): ReadonlyMap<SystemId, number> {
+    return this.perRemote;
+  }
+
+  private countRemote(remote: SystemId, by: 1 | -1): void {
+    const n = (this.perRemote.get(remote) ?? 0) + by;
+    if (n > 0) this.perRemote.set(remote, n);
+    else this.perRemote.delete(remote);
   }
 
   private assertWritable(): void {

@@ -14,7 +14,8 @@ export interface KeyStore {
   /**
    * Stores a copy of `key` bound to `remote`. Resolves once stored; rejects with
    * DuplicateKeyIdError if the keyId is already held, or was handed out within the key TTL (a
-   * replayed exchange). The caller still owns and wipes `key`.
+   * replayed exchange); with StoreFullError when `remote` has its maximum of keys waiting.
+   * The caller still owns and wipes `key`.
    */
   put(keyId: KeyId, key: Buffer, remote: SystemId): Promise<void>;
   /**
@@ -38,5 +39,16 @@ export class DuplicateKeyIdError extends Error {
   ) {
     super(`keyId ${keyId} ${reason === 'held' ? 'is already held' : 'was already delivered'}`);
     this.name = 'DuplicateKeyIdError';
+  }
+}
+
+/** put refused: the store holds `max` keys for this remote system already (finding 10). */
+export class StoreFullError extends Error {
+  constructor(
+    readonly remote: SystemId,
+    readonly max: number,
+  ) {
+    super(`${max} keys for "${remote}" are waiting to be collected (max_held_keys_per_remote)`);
+    this.name = 'StoreFullError';
   }
 }

@@ -29,6 +29,8 @@ export class PeerRefusedError extends Error {
   constructor(
     readonly peer: string,
     reason: string,
+    /** Set when the peer answered 503 with Retry-After (it is full for now, not broken). */
+    readonly retryAfterS?: number,
   ) {
     super(`peer KP "${peer}" refused the key: ${reason}`);
     this.name = 'PeerRefusedError';

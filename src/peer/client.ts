@@ -139,8 +139,13 @@ export class PeerClient implements KeyAgreement {
             if (res.statusCode === 200) return resolve();
             // A retry after a dropped kept-alive socket: 409 means our first attempt arrived.
             if (res.statusCode === 409 && retried) return resolve();
+            const retry = res.statusCode === 503 ? Number(res.headers['retry-after']) : NaN;
             reject(
-              new PeerRefusedError(remote.id, `HTTP ${res.statusCode} from ${where}: ${detailOf(text)}`),
+              new PeerRefusedError(
+                remote.id,
+                `HTTP ${res.statusCode} from ${where}: ${detailOf(text)}`,
+                Number.isInteger(retry) && retry > 0 ? Math.min(retry, 3600) : undefined,
+              ),
             );
           });
           res.on('error', (e) => reject(new PeerUnreachableError(remote.id, `${where}: ${errorMessage(e)}`)));

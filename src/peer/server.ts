@@ -7,7 +7,7 @@ import type { TLSSocket } from 'node:tls';
 import { errorCode, errorMessage } from '../errors.js';
 import { errorReply, send, type Reply } from '../http/respond.js';
 import { HttpError } from '../errors.js';
-import { DuplicateKeyIdError, type KeyStore } from '../keystore/types.js';
+import { DuplicateKeyIdError, StoreFullError, type KeyStore } from '../keystore/types.js';
 import type { PreparedPrivate } from '../kem/mlkem.js';
 import type { Metrics } from '../admin/metrics.js';
 import { clip, type Logger } from '../log.js';
@@ -31,6 +31,10 @@ export const PEER_SUITES = [
   'ECDHE-RSA-AES256-GCM-SHA384',
   'TLS_AES_256_GCM_SHA384',
 ] as const;
+
+/** Retry-After for a peer whose keys for us are at max_held_keys_per_remote: keys are collected
+ * or expire, so a few seconds later there is room. */
+const HELD_KEYS_RETRY_S = 5;
 
 export interface PeerServerDeps {
   localSystemId: string;
@@ -129,6 +133,11 @@ async function handle(req: IncomingMessage, deps: PeerServerDeps): Promise<Reply
     try {
       await deps.store.put(x.keyId, key, remote.id);
     } catch (e) {
+      if (e instanceof StoreFullError) {
+        deps.metrics?.heldKeysRefused.inc({ remote: remote.id });
+        deps.log.warn('key refused: too many uncollected keys', { from: remote.id, max: e.max });
+        throw new HttpError(503, e.message, { 'Retry-After': String(HELD_KEYS_RETRY_S) });
+      }
       if (e instanceof DuplicateKeyIdError) {
         if (e.reason === 'delivered')
           deps.log.warn('replayed key exchange refused', { keyId: x.keyId, from: remote.id });

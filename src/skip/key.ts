@@ -44,9 +44,18 @@ export async function newKey(deps: SkipDeps, req: SkipRequest): Promise<Reply> {
     key = await deps.agreement.agree(remote, keyId, bits / 8);
   } catch (e) {
     deps.log.warn('key agreement failed', { keyId, remote: remote.id, error: errorMessage(e) });
-    deps.metrics.peerFailures.inc({ reason: e instanceof PeerRefusedError ? 'refused' : 'unreachable' });
+    const reason =
+      e instanceof PeerRefusedError ? (e.retryAfterS !== undefined ? 'peer full' : 'refused') : 'unreachable';
+    deps.metrics.peerFailures.inc({ reason });
     if (e instanceof PeerUnreachableError)
       throw new HttpError(503, `peer Key Provider "${remote.id}" is unreachable`);
+    if (e instanceof PeerRefusedError && e.retryAfterS !== undefined) {
+      throw new HttpError(
+        503,
+        `peer Key Provider "${remote.id}" holds as many uncollected keys as it allows; retry in ${e.retryAfterS} s`,
+        { 'Retry-After': String(e.retryAfterS) },
+      );
+    }
     if (e instanceof PeerRefusedError)
       throw new HttpError(502, `peer Key Provider "${remote.id}" refused the key`);
     throw e;

@@ -1,0 +1,85 @@
+// Security finding 10 (docs/security.md): what one router can make a KP pair hold is bounded.
+// Keys waiting at the peer for one remote system stop at max_held_keys_per_remote (503 with
+// Retry-After, to the peer and on to the router), and each encryptor identity has a token
+// bucket (503 with Retry-After past it). Both are served again once there is room.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { startKp } from './helpers/bundle.js';
+import { pskAgent, nodeGet } from './helpers/http-client.js';
+import { writeKpFiles } from './helpers/kp-files.js';
+import { makePki } from './helpers/pki.js';
+import { freePort, tempDir } from './helpers/tmp.js';
+
+describe('quotas: held keys per remote system, requests per identity', () => {
+  it('refuses keys past max_held_keys_per_remote with 503 + Retry-After, and takes them again after a collection', async (t) => {
+    const dir = tempDir(t);
+    const pki = makePki(dir);
+    const [pa, pb] = [await freePort(), await freePort()];
+    const aliceFiles = writeKpFiles(dir, pki, {
+      name: 'alice',
+      mtlsPort: pa,
+      peers: [{ id: 'bob', port: pb }],
+    });
+    const bobFiles = writeKpFiles(dir, pki, {
+      name: 'bob',
+      mtlsPort: pb,
+      peers: [{ id: 'alice', port: pa }],
+      extra: 'max_held_keys_per_remote: 3\n',
+    });
+    const bob = await startKp(bobFiles.config, { env: bobFiles.env });
+    const alice = await startKp(aliceFiles.config, { env: aliceFiles.env });
+    t.after(async () => {
+      await alice.stop();
+      await bob.stop();
+    });
+    const a = pskAgent(aliceFiles.encryptor);
+    const b = pskAgent(bobFiles.encryptor);
+    t.after(() => (a.destroy(), b.destroy()));
+    const keys: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await nodeGet(alice.port, '/key?remoteSystemID=bob', a);
+      assert.equal(r.status, 200);
+      keys.push((r.json as { keyId: string }).keyId);
+    }
+    const full = await nodeGet(alice.port, '/key?remoteSystemID=bob', a);
+    assert.equal(full.status, 503);
+    assert.equal(full.headers['retry-after'], '5');
+    assert.match((full.json as { detail: string }).detail, /"bob" holds as many uncollected keys/);
+    await bob.waitFor('key refused: too many uncollected keys', (l) => l.max === 3);
+    assert.equal((await nodeGet(bob.port, `/key/${keys[0]}?remoteSystemID=alice`, b)).status, 200);
+    assert.equal((await nodeGet(alice.port, '/key?remoteSystemID=bob', a)).status, 200);
+  });
+
+  it('holds one identity to its token bucket with 503 + Retry-After, then serves it again', async (t) => {
+    const dir = tempDir(t);
+    const files = writeKpFiles(dir, makePki(dir), {
+      name: 'alice',
+      peers: [{ id: 'bob' }],
+      extra: 'identity_requests_per_second: 2\nidentity_request_burst: 5\nadmin_port: 0\n',
+    });
+    const kp = await startKp(files.config, { env: files.env });
+    t.after(() => kp.stop());
+    const agent = pskAgent(files.encryptor);
+    t.after(() => agent.destroy());
+    const statuses: number[] = [];
+    let retryAfter = '';
+    for (let i = 0; i < 8; i++) {
+      const r = await nodeGet(kp.port, '/capabilities', agent);
+      statuses.push(r.status);
+      if (r.status === 503) retryAfter = r.headers['retry-after'] ?? '';
+    }
+    assert.deepEqual(statuses.slice(0, 5), [200, 200, 200, 200, 200]);
+    assert.ok(statuses.slice(5).includes(503), statuses.join());
+    assert.equal(retryAfter, '1');
+    await new Promise((r) => setTimeout(r, 1_100));
+    assert.equal((await nodeGet(kp.port, '/capabilities', agent)).status, 200);
+    const limited = kp.logs.filter((l) => l.event === 'request' && l.status === 503);
+    assert.ok(limited.length > 0 && limited.every((l) => l.identity === files.encryptor.identity));
+    const admin = (kp.logs.find((l) => l.event === 'started')!.admin as { port: number }).port;
+    const metrics = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
+    assert.match(
+      metrics,
+      new RegExp(`skip_rate_limited_total\\{identity="${files.encryptor.identity}"\\} ${limited.length}`),
+    );
+  });
+});
