@@ -8,29 +8,13 @@ import { startKp } from './helpers/bundle.js';
 import { pskAgent, nodeGet } from './helpers/http-client.js';
 import { writeKpFiles } from './helpers/kp-files.js';
 import { makePki } from './helpers/pki.js';
-import { freePort, tempDir } from './helpers/tmp.js';
+import { startPair } from './helpers/pair.js';
+import { tempDir } from './helpers/tmp.js';
 
 describe('quotas: held keys per remote system, requests per identity', () => {
   it('refuses keys past max_held_keys_per_remote with 503 + Retry-After, and takes them again after a collection', async (t) => {
-    const dir = tempDir(t);
-    const pki = makePki(dir);
-    const [pa, pb] = [await freePort(), await freePort()];
-    const aliceFiles = writeKpFiles(dir, pki, {
-      name: 'alice',
-      mtlsPort: pa,
-      peers: [{ id: 'bob', port: pb }],
-    });
-    const bobFiles = writeKpFiles(dir, pki, {
-      name: 'bob',
-      mtlsPort: pb,
-      peers: [{ id: 'alice', port: pa }],
-      extra: 'max_held_keys_per_remote: 3\n',
-    });
-    const bob = await startKp(bobFiles.config, { env: bobFiles.env });
-    const alice = await startKp(aliceFiles.config, { env: aliceFiles.env });
-    t.after(async () => {
-      await alice.stop();
-      await bob.stop();
+    const { aliceFiles, bobFiles, alice, bob } = await startPair(t, {
+      bobExtra: 'max_held_keys_per_remote: 3\n',
     });
     const a = pskAgent(aliceFiles.encryptor);
     const b = pskAgent(bobFiles.encryptor);

@@ -10,12 +10,10 @@ import { describe, it } from 'node:test';
 import { ml_kem1024 } from '@noble/post-quantum/ml-kem.js';
 import { readPublicKeyFile } from '../src/kem/keys.js';
 import { HEADER_BYTES, SLOT_BYTES } from '../src/keystore/slots.js';
-import { runCli, startKp, type RunningKp } from './helpers/bundle.js';
+import { runCli, type RunningKp } from './helpers/bundle.js';
 import { pskGet } from './helpers/http-client.js';
-import { writeKpFiles } from './helpers/kp-files.js';
 import { peerRequest } from './helpers/peer-client.js';
-import { makePki } from './helpers/pki.js';
-import { freePort, tempDir } from './helpers/tmp.js';
+import { startPair } from './helpers/pair.js';
 
 /** Indexes of the keystore's slots that are not all zeros. */
 function usedSlots(file: Buffer): number[] {
@@ -29,29 +27,13 @@ function usedSlots(file: Buffer): number[] {
 
 describe('replays: copied-back keystore, copied-back slot, replayed key exchange', () => {
   it('never hands a delivered key out again', async (t) => {
-    const dir = tempDir(t);
-    const pki = makePki(dir);
-    const [pa, pb] = [await freePort(), await freePort()];
-    const aliceFiles = writeKpFiles(dir, pki, {
-      name: 'alice',
-      mtlsPort: pa,
-      peers: [{ id: 'bob', port: pb }],
-    });
-    const bobFiles = writeKpFiles(dir, pki, {
-      name: 'bob',
-      mtlsPort: pb,
-      peers: [{ id: 'alice', port: pa }],
-    });
+    const pair = await startPair(t);
+    const { dir, pki, aliceFiles, bobFiles, alice } = pair;
     const keystore = join(dir, 'bob-keystore.db');
-    let bob: RunningKp = await startKp(bobFiles.config, { env: bobFiles.env });
-    const alice = await startKp(aliceFiles.config, { env: aliceFiles.env });
-    t.after(async () => {
-      await alice.stop();
-      await bob.stop();
-    });
+    const bob = (): RunningKp => pair.bob;
     const restartBob = async (): Promise<void> => {
-      await bob.stop();
-      bob = await startKp(bobFiles.config, { env: bobFiles.env });
+      await pair.bob.stop();
+      await pair.startBob();
     };
     const newKey = async (): Promise<{ keyId: string; key: string }> => {
       const r = await pskGet(alice.port, '/key?remoteSystemID=bob', aliceFiles.encryptor);
@@ -59,18 +41,18 @@ describe('replays: copied-back keystore, copied-back slot, replayed key exchange
       return r.json as { keyId: string; key: string };
     };
     const take = (keyId: string) =>
-      pskGet(bob.port, `/key/${keyId}?remoteSystemID=alice`, bobFiles.encryptor);
+      pskGet(bob().port, `/key/${keyId}?remoteSystemID=alice`, bobFiles.encryptor);
 
     // 1. The whole file copied back after the take.
     const a = await newKey();
     const snapshot = join(dir, 'keystore-copy.db');
     copyFileSync(keystore, snapshot);
     assert.equal((await take(a.keyId)).status, 200);
-    await bob.stop();
+    await bob().stop();
     copyFileSync(snapshot, keystore);
-    bob = await startKp(bobFiles.config, { env: bobFiles.env });
+    await pair.startBob();
     assert.equal((await take(a.keyId)).status, 400, 'a restored keystore served a delivered key');
-    const wiped = await bob.waitFor('keystore replayed slots wiped');
+    const wiped = await bob().waitFor('keystore replayed slots wiped');
     assert.equal((wiped.slots as number[]).length, 1);
 
     // 2. One 512-byte slot written back in place (dd conv=notrunc).
@@ -81,12 +63,12 @@ describe('replays: copied-back keystore, copied-back slot, replayed key exchange
     const offset = HEADER_BYTES + slot * SLOT_BYTES;
     const sealed = Buffer.from(before.subarray(offset, offset + SLOT_BYTES));
     assert.equal((await take(b.keyId)).status, 200);
-    await bob.stop();
+    await bob().stop();
     const now = readFileSync(keystore);
     assert.deepEqual(usedSlots(now), [], 'the take left the slot in place');
     sealed.copy(now, offset);
     writeFileSync(keystore, now);
-    bob = await startKp(bobFiles.config, { env: bobFiles.env });
+    await pair.startBob();
     assert.equal((await take(b.keyId)).status, 400, 'a copied-back slot served a delivered key');
 
     // 3. The peer's exchange body sent again after the key was taken: 409, nothing stored.
@@ -99,18 +81,18 @@ describe('replays: copied-back keystore, copied-back slot, replayed key exchange
       ciphertext: Buffer.from(ml_kem1024.encapsulate(ek).cipherText).toString('hex'),
     });
     const leaf = { cert: join(dir, 'alice.pem'), key: join(dir, 'alice.key') };
-    assert.equal((await peerRequest(bob.peerPort, { ca: pki.ca, leaf, body })).status, 200);
+    assert.equal((await peerRequest(bob().peerPort, { ca: pki.ca, leaf, body })).status, 200);
     assert.equal((await take(keyId)).status, 200);
-    const replay = await peerRequest(bob.peerPort, { ca: pki.ca, leaf, body });
+    const replay = await peerRequest(bob().peerPort, { ca: pki.ca, leaf, body });
     assert.equal(replay.status, 409);
     assert.match((replay.json as { detail: string }).detail, /was already delivered/);
     assert.equal((await take(keyId)).status, 400, 'the replayed exchange stored the key again');
     // ... and still after a restart: the spent log is on disk.
     await restartBob();
-    assert.equal((await peerRequest(bob.peerPort, { ca: pki.ca, leaf, body })).status, 409);
+    assert.equal((await peerRequest(bob().peerPort, { ca: pki.ca, leaf, body })).status, 409);
 
     // 4. The spent log removed: bob refuses to start and says why, naming the file.
-    await bob.stop();
+    await bob().stop();
     rmSync(`${keystore}.spent`);
     const refused = await runCli(['serve', '--config', bobFiles.config], { env: bobFiles.env });
     assert.equal(refused.code, 3);

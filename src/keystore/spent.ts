@@ -16,6 +16,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { ConfigError } from '../errors.js';
 import type { KeyId } from '../skip/key-id.js';
 import type { StoreFile, StoreFs } from './file-io.js';
+import { FreeList } from './free-list.js';
 import { GroupSync } from './group-sync.js';
 import type { StoreKeys } from './slots.js';
 
@@ -53,9 +54,7 @@ export interface SpentOpenReport {
 export class SpentLog {
   /** tag (hex) -> entry index and until ms. */
   private readonly entries = new Map<string, { index: number; untilMs: number }>();
-  private readonly free: number[] = [];
-  private capacity = 0;
-  private growing: Promise<void> | undefined;
+  private readonly places: FreeList;
   private readonly syncer: GroupSync;
 
   private constructor(
@@ -64,6 +63,7 @@ export class SpentLog {
     private readonly now: () => number,
   ) {
     this.syncer = new GroupSync(file);
+    this.places = new FreeList(file, entryOffset, GROW_ENTRIES);
   }
 
   /**
@@ -111,22 +111,21 @@ export class SpentLog {
 
   private async load(): Promise<SpentOpenReport> {
     const size = await this.file.size();
-    this.capacity = Math.max(0, Math.floor((size - SPENT_HEADER_BYTES) / SPENT_ENTRY_BYTES));
-    const data = await this.file.read(SPENT_HEADER_BYTES, this.capacity * SPENT_ENTRY_BYTES);
+    const capacity = Math.max(0, Math.floor((size - SPENT_HEADER_BYTES) / SPENT_ENTRY_BYTES));
+    const data = await this.file.read(SPENT_HEADER_BYTES, capacity * SPENT_ENTRY_BYTES);
     const now = this.now();
     let corrupt = 0;
-    for (let i = this.capacity - 1; i >= 0; i--) {
+    for (let i = 0; i < capacity; i++) {
       const e = data.subarray(i * SPENT_ENTRY_BYTES, (i + 1) * SPENT_ENTRY_BYTES);
       const tag = e.subarray(0, 16);
       const until = e.subarray(16, 24);
       const ok = timingSafeEqual(e.subarray(24, 24 + MAC), this.entryMac(i, tag, until));
       const untilMs = Number(until.readBigUInt64BE());
       if (ok && untilMs > now) this.entries.set(tag.toString('hex'), { index: i, untilMs });
-      else {
-        if (!ok && e.some((b) => b !== 0)) corrupt++;
-        this.free.push(i);
-      }
+      else if (!ok && e.some((b) => b !== 0)) corrupt++;
     }
+    const used = new Set([...this.entries.values()].map((e) => e.index));
+    this.places.reset(capacity, (i) => !used.has(i));
     return { spent: this.entries.size, corrupt };
   }
 
@@ -155,7 +154,7 @@ export class SpentLog {
     const tag = this.tag(keyId);
     const key = tag.toString('hex');
     if (this.entries.has(key)) return;
-    const index = await this.allocate();
+    const index = await this.places.allocate();
     const e = Buffer.alloc(SPENT_ENTRY_BYTES);
     tag.copy(e, 0);
     e.writeBigUInt64BE(BigInt(untilMs), 16);
@@ -171,7 +170,7 @@ export class SpentLog {
     for (const [k, e] of this.entries) {
       if (e.untilMs <= now) {
         this.entries.delete(k);
-        this.free.push(e.index);
+        this.places.release(e.index);
       }
     }
   }
@@ -179,20 +178,5 @@ export class SpentLog {
   async close(): Promise<void> {
     await this.syncer.idle();
     await this.file.close();
-  }
-
-  private async allocate(): Promise<number> {
-    while (this.free.length === 0) {
-      this.growing ??= this.grow().finally(() => (this.growing = undefined));
-      await this.growing;
-    }
-    return this.free.pop()!;
-  }
-
-  private async grow(): Promise<void> {
-    const from = this.capacity;
-    await this.file.truncate(entryOffset(from + GROW_ENTRIES));
-    this.capacity = from + GROW_ENTRIES;
-    for (let i = from + GROW_ENTRIES - 1; i >= from; i--) this.free.push(i);
   }
 }

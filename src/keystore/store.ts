@@ -13,6 +13,7 @@ import type { Logger } from '../log.js';
 import type { KeyId } from '../skip/key-id.js';
 import type { SystemId } from '../skip/remote-ids.js';
 import { nodeFs, type StoreFile, type StoreFs } from './file-io.js';
+import { FreeList } from './free-list.js';
 import { GroupSync } from './group-sync.js';
 import { SpentLog, spentPath } from './spent.js';
 import { lockKeystore, realPath, type KeystoreLock } from './lock.js';
@@ -90,10 +91,7 @@ export class FileKeyStore implements KeyStore {
   /** Keys held (and being stored) per remote system, for maxHeldPerRemote. */
   private readonly perRemote = new Map<SystemId, number>();
   private readonly pending = new Set<KeyId>();
-  /** Free slot indexes; popped from the end, kept so the lowest free slot is used first. */
-  private readonly free: number[] = [];
-  private slots = 0;
-  private growing: Promise<void> | undefined;
+  private readonly slots: FreeList;
   private readonly syncer: GroupSync;
   private sweeper: NodeJS.Timeout | undefined;
   private closed = false;
@@ -109,6 +107,7 @@ export class FileKeyStore implements KeyStore {
     private readonly spent: SpentLog | undefined,
   ) {
     this.syncer = new GroupSync(file);
+    this.slots = new FreeList(file, slotOffset, o.growSlots ?? 1024);
     this.now = o.now ?? Date.now;
   }
 
@@ -206,10 +205,10 @@ export class FileKeyStore implements KeyStore {
 
   private async scan(created: boolean): Promise<OpenReport> {
     const size = await this.file.size();
-    this.slots = Math.max(0, Math.floor((size - HEADER_BYTES) / SLOT_BYTES));
+    const slots = Math.max(0, Math.floor((size - HEADER_BYTES) / SLOT_BYTES));
     const report: OpenReport = {
       created,
-      slots: this.slots,
+      slots,
       used: 0,
       expiredWiped: 0,
       corrupt: [],
@@ -221,8 +220,8 @@ export class FileKeyStore implements KeyStore {
     };
     const wipe: number[] = [];
     const now = this.now();
-    for (let first = 0; first < this.slots; first += SCAN_CHUNK) {
-      const count = Math.min(SCAN_CHUNK, this.slots - first);
+    for (let first = 0; first < slots; first += SCAN_CHUNK) {
+      const count = Math.min(SCAN_CHUNK, slots - first);
       const chunk = await this.file.read(slotOffset(first), count * SLOT_BYTES);
       for (let i = 0; i < count; i++) {
         const slot = first + i;
@@ -256,7 +255,7 @@ export class FileKeyStore implements KeyStore {
     for (const slot of wipe) await this.file.write(slotOffset(slot), ZERO_SLOT);
     if (wipe.length > 0) await this.syncer.sync();
     const used = new Set([...this.index.values()].map((e) => e.slot));
-    for (let s = this.slots - 1; s >= 0; s--) if (!used.has(s)) this.free.push(s);
+    this.slots.reset(slots, (s) => !used.has(s));
     if (report.replayed.length > 0) {
       this.o.log?.warn('keystore replayed slots wiped', {
         path: this.o.path,
@@ -283,7 +282,7 @@ export class FileKeyStore implements KeyStore {
     this.countRemote(remote, 1);
     let stored = false;
     try {
-      const slot = await this.allocate();
+      const slot = await this.slots.allocate();
       const createdMs = this.now();
       const expiresMs = createdMs + this.o.ttlMs;
       const sealed = sealSlot(this.keys, slot, { keyId, key, remote, createdMs, expiresMs });
@@ -352,11 +351,11 @@ export class FileKeyStore implements KeyStore {
     let oldest: number | null = null;
     for (const e of this.index.values()) if (oldest === null || e.createdMs < oldest) oldest = e.createdMs;
     return {
-      slots: this.slots,
+      slots: this.slots.capacity,
       used: this.index.size,
-      free: this.slots - this.index.size,
+      free: this.slots.capacity - this.index.size,
       oldestAgeMs: oldest === null ? null : this.now() - oldest,
-      fileBytes: fileBytes ?? HEADER_BYTES + this.slots * SLOT_BYTES,
+      fileBytes: fileBytes ?? slotOffset(this.slots.capacity),
     };
   }
 
@@ -366,7 +365,7 @@ export class FileKeyStore implements KeyStore {
   }
 
   counts(): { expired: number; used: number; free: number } {
-    return { expired: this.expiredTotal, used: this.index.size, free: this.slots - this.index.size };
+    return { expired: this.expiredTotal, used: this.index.size, free: this.slots.capacity - this.index.size };
   }
 
   get syncCount(): number {
@@ -405,22 +404,6 @@ export class FileKeyStore implements KeyStore {
   private async wipe(slot: number): Promise<void> {
     await this.file.write(slotOffset(slot), ZERO_SLOT);
     await this.syncer.sync();
-    this.free.push(slot);
-  }
-
-  private async allocate(): Promise<number> {
-    while (this.free.length === 0) {
-      this.growing ??= this.grow().finally(() => (this.growing = undefined));
-      await this.growing;
-    }
-    return this.free.pop()!;
-  }
-
-  private async grow(): Promise<void> {
-    const more = this.o.growSlots ?? 1024;
-    const from = this.slots;
-    await this.file.truncate(slotOffset(from + more));
-    this.slots = from + more;
-    for (let s = from + more - 1; s >= from; s--) this.free.push(s);
+    this.slots.release(slot);
   }
 }
