@@ -15,8 +15,8 @@ import type { TlsMaterial } from './files.js';
 import { socketIdentities } from './identity.js';
 import type { PskTable } from './psk.js';
 
-/** TLS 1.2 PSK suites: IOS XE's two GCM suites, then the draft's Table 1 CBC suites. */
-/** Server order (honorCipherOrder): forward-secret DHE-PSK first whenever the client offers it
+/** TLS 1.2 PSK suites: IOS XE's two GCM suites, then the draft's Table 1 CBC suites. Server
+ * order (honorCipherOrder): forward-secret DHE-PSK first whenever the client offers it
  * (finding 9); plain PSK-AES256-GCM-SHA384 stays for routers that offer nothing else. */
 export const PSK_SUITES = [
   'DHE-PSK-AES256-GCM-SHA384',
