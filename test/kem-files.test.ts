@@ -1,5 +1,6 @@
-// ML-KEM-1024 key files: OpenSSL 3.5's three private key forms, interop with OpenSSL 3.5 itself
-// (under Node 24, run.mjs runs this file again), broken files, and `skip-server keygen`.
+// ML-KEM-1024 key files: OpenSSL 3.5's three private key forms with each backend, interop with
+// OpenSSL itself (run.mjs runs this file under every Node of the matrix), broken files, and
+// `skip-server keygen`.
 import assert from 'node:assert/strict';
 import * as nodeCrypto from 'node:crypto';
 import { randomBytes } from 'node:crypto';
@@ -31,17 +32,28 @@ function problem(fn: () => unknown): string {
 }
 
 describe('ML-KEM-1024 key files', () => {
-  it('loads all three private key forms and checks the public key is the pair', (t) => {
+  it('loads all three private key forms with every backend of this runtime, and they agree keys', (t) => {
     const dir = tempDir(t);
     const seed = randomBytes(64);
     const { ek, dk } = noble.keygen(seed);
     const pub = join(dir, 'pub.pem');
     writeFileSync(pub, encodePublicPem(ek));
     assert.ok(readPublicKeyFile(pub).equals(ek));
+    const backends = [noble, ...(native() ? [native()!] : [])];
     for (const form of FORMS) {
       const file = join(dir, `${form}.pem`);
       writeFileSync(file, encodePrivatePem({ seed, expanded: dk }, form));
-      assert.ok(loadPrivateKey(file, noble, pub).ek.equals(ek), form);
+      for (const kem of backends) {
+        const priv = loadPrivateKey(file, kem, pub);
+        assert.ok(priv.ek.equals(ek), `${form} with ${kem.name}`);
+        for (const sender of backends) {
+          const { ciphertext, sharedSecret } = sender.preparePublic(ek).encapsulate();
+          assert.ok(
+            priv.decapsulate(ciphertext).equals(sharedSecret),
+            `${form}: ${sender.name} -> ${kem.name}`,
+          );
+        }
+      }
     }
     const other = join(dir, 'other.pem');
     writeFileSync(other, encodePublicPem(noble.keygen(randomBytes(64)).ek));
@@ -56,12 +68,15 @@ describe('ML-KEM-1024 key files', () => {
     assert.equal(priv.ek.length, 1568);
   });
 
-  it('interoperates with OpenSSL 3.5 in both directions (Node 24 only)', (t) => {
+  it('interoperates with OpenSSL 3.5+ in both directions (Node >= 24.7)', (t) => {
     const kem = native();
     if (!kem)
-      return t.skip('needs OpenSSL 3.5 through Node >= 24.7; run.mjs runs this file again under Node 24');
+      return t.skip(
+        'needs OpenSSL 3.5 through Node >= 24.7; run.mjs runs this file again under Node 24 and 26',
+      );
     const dir = tempDir(t);
-    // OpenSSL's own key, as `openssl genpkey -algorithm ML-KEM-1024` would write it.
+    // OpenSSL's own key, in the form this runtime exports (Node 24: seed+expanded; Node 26: seed
+    // only, as `openssl genpkey -algorithm ML-KEM-1024` writes it).
     const made = nodeCrypto.generateKeyPairSync('ml-kem-1024' as 'x25519');
     writeFileSync(join(dir, 'o-priv.pem'), made.privateKey.export({ format: 'pem', type: 'pkcs8' }));
     writeFileSync(join(dir, 'o-pub.pem'), made.publicKey.export({ format: 'pem', type: 'spki' }));
@@ -148,6 +163,17 @@ describe('ML-KEM-1024 key files', () => {
         /corrupt\.pem: .*fails the FIPS 203 hash check/,
       ],
     ];
+    const kem = native();
+    if (kem) {
+      // A key OpenSSL refuses (dkPKE altered, H(ek) intact) names the file, form and runtime.
+      const bad = Buffer.from(dk);
+      bad[0]! ^= 1;
+      cases.push([
+        'expanded key the runtime refuses',
+        () => loadPrivateKey(write('refused.pem', encodePrivatePem({ expanded: bad }, 'expanded')), kem),
+        /refused\.pem: ML-KEM-1024 private key: this runtime \(Node v\d+[^,]*, native ML-KEM\) cannot load the "expanded" form/,
+      ]);
+    }
     for (const [name, fn, re] of cases) assert.match(problem(fn), re, name);
     assert.ok(!problem(cases[1]![1]).includes(good.slice(40, 80)), 'key material in an error');
   });

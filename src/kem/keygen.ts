@@ -1,5 +1,5 @@
-// `skip-server keygen`: a new ML-KEM-1024 pair as OpenSSL 3.5 writes it (private key in the
-// "both" form, mode 0600). Files are written whole and synced; existing files are refused unless
+// `skip-server keygen`: a new ML-KEM-1024 pair as `openssl genpkey` (3.5+) and Node 26 write it
+// (private key in the seed-only form, mode 0600: every runtime and OpenSSL 3.5+ load it). Files are written whole and synced; existing files are refused unless
 // forced, so a slip of the keyboard cannot destroy a deployed private key.
 
 import { randomBytes } from 'node:crypto';
@@ -54,15 +54,14 @@ function refuseExisting(path: string): void {
 export function generateKeyFiles(pubPath: string, privPath: string, kem: KemBackend, force: boolean): Buffer {
   if (!force) [privPath, pubPath].forEach(refuseExisting);
   const seed = randomBytes(64);
-  const { ek, dk } = kem.keygen(seed);
-  const pem = encodePrivatePem({ seed, expanded: dk }, 'both');
+  const pem = encodePrivatePem({ seed }, 'seed');
   try {
+    const ek = kem.publicFromSeed(seed);
     writeFileAtomic(privPath, pem, 0o600);
     writeFileAtomic(pubPath, encodePublicPem(ek), 0o644);
     return ek;
   } finally {
     seed.fill(0);
-    dk.fill(0);
     pem.fill(0);
   }
 }

@@ -1,9 +1,15 @@
 // Loading ML-KEM-1024 key files for the peer link, with errors that name the file.
 
 import { readFileSync } from 'node:fs';
-import { timingSafeEqual } from 'node:crypto';
 import { ConfigError, errorCode, errorMessage } from '../errors.js';
-import { dkIsValid, ekIsValid, type KemBackend, type PreparedPrivate, type PreparedPublic } from './mlkem.js';
+import {
+  KeyMismatchError,
+  dkIsValid,
+  ekIsValid,
+  type KemBackend,
+  type PreparedPrivate,
+  type PreparedPublic,
+} from './mlkem.js';
 import { KeyFileError, decodePrivatePem, decodePublicPem, type DecodedPrivate } from './pem.js';
 
 function read(path: string, what: string): Buffer {
@@ -37,19 +43,34 @@ export function loadPublicKey(path: string, kem: KemBackend, what?: string): Pre
 }
 
 /**
- * Private key from a PKCS#8 PEM in any of OpenSSL 3.5's three forms. A seed is expanded and, when
- * the file also holds the expanded key, the two must agree; an expanded key must pass FIPS 203
- * §7.3. When `publicPath` is given, that public key must be the pair's.
+ * Private key from a PKCS#8 PEM in any of OpenSSL 3.5's three forms (seed only, as `openssl
+ * genpkey` and Node 26 write it; seed and expanded, as Node 24 writes it; expanded only), used in
+ * the form it was read. With both, they must be one key; an expanded key must pass FIPS 203
+ * §7.3. When `publicPath` is given, that public key must be the pair's. A form this runtime cannot
+ * load is an error naming the file, the form and the runtime.
  */
 export function loadPrivateKey(path: string, kem: KemBackend, publicPath?: string): PreparedPrivate {
   const what = 'ML-KEM-1024 private key';
   const pem = read(path, what);
   let decoded: DecodedPrivate | undefined;
-  let dk: Buffer | undefined;
   try {
     decoded = named(path, what, () => decodePrivatePem(pem));
-    dk = named(path, what, () => expand(decoded!, kem));
-    const prepared = kem.preparePrivate(dk);
+    const { form, expanded } = decoded;
+    if (expanded && !dkIsValid(expanded))
+      throw new ConfigError([`${path}: ${what}: expanded key fails the FIPS 203 hash check (corrupt?)`]);
+    let prepared: PreparedPrivate;
+    try {
+      prepared = kem.preparePrivate(decoded);
+    } catch (e) {
+      if (e instanceof KeyMismatchError)
+        throw new ConfigError([
+          `${path}: ${what}: the seed and the expanded key in the file do not belong together`,
+        ]);
+      throw new ConfigError([
+        `${path}: ${what}: this runtime (Node ${process.version}, ${kem.name} ML-KEM) cannot load ` +
+          `the "${form}" form (${errorCode(e) ?? errorMessage(e)})`,
+      ]);
+    }
     if (publicPath !== undefined) {
       const ek = readPublicKeyFile(publicPath, 'ML-KEM-1024 public key');
       if (!ek.equals(prepared.ek)) {
@@ -62,24 +83,7 @@ export function loadPrivateKey(path: string, kem: KemBackend, publicPath?: strin
     return prepared;
   } finally {
     pem.fill(0);
-    dk?.fill(0);
     decoded?.seed?.fill(0);
     decoded?.expanded?.fill(0);
   }
-}
-
-/** The expanded key (dk) of a decoded private key, checked; a new buffer the caller wipes. */
-function expand(decoded: DecodedPrivate, kem: KemBackend): Buffer {
-  const { seed, expanded } = decoded;
-  if (seed) {
-    const derived = kem.keygen(seed);
-    if (expanded && !timingSafeEqual(derived.dk, expanded)) {
-      derived.dk.fill(0);
-      throw new KeyFileError('the seed and the expanded key in the file do not belong together');
-    }
-    return derived.dk;
-  }
-  if (!expanded || !dkIsValid(expanded))
-    throw new KeyFileError('expanded key fails the FIPS 203 hash check (corrupt?)');
-  return Buffer.from(expanded);
 }

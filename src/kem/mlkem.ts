@@ -2,6 +2,9 @@
 //   native: node:crypto encapsulate/decapsulate (Node >= 24.7 with OpenSSL >= 3.5), ~15x faster;
 //   noble:  @noble/post-quantum, pure JS, for Node 20/22 and builds without ML-KEM.
 // Keys are held as raw FIPS 203 encodings (ek 1568 bytes, dk 3168 bytes, seed d||z 64 bytes).
+// A private key is used in the form it was read (seed, expanded, or both, checked to agree):
+// the native backend never relies on which PKCS#8 form the runtime exports (Node 24 exports
+// seed+expanded, Node 26 seed only), and takes ek from the runtime's own public key object.
 
 import * as nodeCrypto from 'node:crypto';
 import { createHash, timingSafeEqual, type KeyObject } from 'node:crypto';
@@ -30,12 +33,23 @@ export interface PreparedPrivate {
   wipe(): void;
 }
 
+/** A private key as a file holds it: the seed d || z, the expanded dk, or both. */
+export interface PrivateKeyParts {
+  seed?: Uint8Array | undefined;
+  expanded?: Uint8Array | undefined;
+}
+
+/** The seed and the expanded key of one private key do not belong together. */
+export class KeyMismatchError extends Error {}
+
 export interface KemBackend {
   readonly name: BackendName;
-  /** ML-KEM.KeyGen_internal(d, z) (FIPS 203 Alg. 16) from seed = d || z. */
-  keygen(seed: Uint8Array): { ek: Buffer; dk: Buffer };
+  /** The encapsulation key of ML-KEM.KeyGen_internal(d, z) (FIPS 203 Alg. 16), seed = d || z. */
+  publicFromSeed(seed: Uint8Array): Buffer;
   preparePublic(ek: Uint8Array): PreparedPublic;
-  preparePrivate(dk: Uint8Array): PreparedPrivate;
+  /** A decapsulation key from a seed, an expanded key, or both; with both, a KeyMismatchError
+   * unless they are one key. The caller keeps and wipes `key`'s buffers. */
+  preparePrivate(key: PrivateKeyParts): PreparedPrivate;
 }
 
 /** The part of node:crypto that Node >= 24.7 adds (absent from @types/node 20). */
@@ -44,11 +58,21 @@ interface NativeKem {
   decapsulate(key: KeyObject, ciphertext: Uint8Array): Buffer;
 }
 
-export const noble: KemBackend = {
+export const noble: KemBackend & {
+  /** Both halves of ML-KEM.KeyGen_internal(d, z); the caller wipes dk. */
+  keygen(seed: Uint8Array): { ek: Buffer; dk: Buffer };
+} = {
   name: 'noble',
   keygen(seed) {
     const { publicKey, secretKey } = ml_kem1024.keygen(Uint8Array.from(seed));
-    return { ek: Buffer.from(publicKey), dk: Buffer.from(secretKey) };
+    const out = { ek: Buffer.from(publicKey), dk: Buffer.from(secretKey) };
+    secretKey.fill(0);
+    return out;
+  },
+  publicFromSeed(seed) {
+    const { ek, dk } = noble.keygen(seed);
+    dk.fill(0);
+    return ek;
   },
   preparePublic(ek) {
     const key = Buffer.from(ek);
@@ -63,8 +87,16 @@ export const noble: KemBackend = {
       },
     };
   },
-  preparePrivate(dk) {
-    const key = Uint8Array.from(dk);
+  preparePrivate({ seed, expanded }) {
+    let key: Uint8Array;
+    if (seed) {
+      key = noble.keygen(seed).dk;
+      if (expanded && !timingSafeEqual(key, expanded)) {
+        key.fill(0);
+        throw new KeyMismatchError('the seed and the expanded key do not belong together');
+      }
+    } else if (expanded) key = Uint8Array.from(expanded);
+    else throw new Error('no private key given');
     return {
       ek: Buffer.from(ekOf(key)),
       decapsulate(ct) {
@@ -90,10 +122,7 @@ function nativeApi(): NativeKem | undefined {
 }
 
 function makeNative(api: NativeKem): KemBackend {
-  const privateKeyObject = (
-    key: { seed?: Uint8Array; expanded?: Uint8Array },
-    form: 'seed' | 'expanded',
-  ): KeyObject => {
+  const privateKeyObject = (key: PrivateKeyParts, form: 'seed' | 'expanded'): KeyObject => {
     const der = pkcs8Der(key, form);
     try {
       return nodeCrypto.createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
@@ -101,18 +130,20 @@ function makeNative(api: NativeKem): KemBackend {
       der.fill(0);
     }
   };
-  return {
+  /** ek of a private key object, from the runtime's public key (SPKI: ek is its last bytes). */
+  const ekOfKey = (key: KeyObject): Buffer => {
+    const spki = nodeCrypto.createPublicKey(key).export({ format: 'der', type: 'spki' });
+    return Buffer.from(spki.subarray(spki.length - MLKEM1024.publicKey));
+  };
+  const prepared = (key: KeyObject, ek: Buffer): PreparedPrivate => ({
+    ek,
+    decapsulate: (ct) => api.decapsulate(key, ct),
+    wipe: () => {},
+  });
+  const backend: KemBackend = {
     name: 'native',
-    keygen(seed) {
-      const priv = privateKeyObject({ seed }, 'seed');
-      const both = priv.export({ format: 'der', type: 'pkcs8' });
-      try {
-        // OpenSSL exports the "both" form: the expanded key is the last 3168 bytes.
-        const dk = Buffer.from(both.subarray(both.length - MLKEM1024.expanded));
-        return { ek: Buffer.from(ekOf(dk)), dk };
-      } finally {
-        both.fill(0);
-      }
+    publicFromSeed(seed) {
+      return ekOfKey(privateKeyObject({ seed }, 'seed'));
     },
     preparePublic(ek) {
       const raw = Buffer.from(ek);
@@ -125,11 +156,37 @@ function makeNative(api: NativeKem): KemBackend {
         },
       };
     },
-    preparePrivate(dk) {
-      const key = privateKeyObject({ expanded: dk }, 'expanded');
-      return { ek: Buffer.from(ekOf(dk)), decapsulate: (ct) => api.decapsulate(key, ct), wipe: () => {} };
+    preparePrivate({ seed, expanded }) {
+      if (!seed && !expanded) throw new Error('no private key given');
+      const fromExpanded = expanded
+        ? prepared(privateKeyObject({ expanded }, 'expanded'), Buffer.from(ekOf(expanded)))
+        : undefined;
+      if (!seed) return fromExpanded!;
+      const key = privateKeyObject({ seed }, 'seed');
+      const fromSeed = prepared(key, ekOfKey(key));
+      if (fromExpanded && !samePrivateKey(backend, fromSeed, fromExpanded))
+        throw new KeyMismatchError('the seed and the expanded key do not belong together');
+      return fromSeed;
     },
   };
+  return backend;
+}
+
+/**
+ * Pairwise check of two decapsulation keys: the same ek, the same K for an honest ciphertext
+ * (which exercises dkPKE) and for a random one (implicit rejection, which exercises z).
+ */
+function samePrivateKey(kem: KemBackend, a: PreparedPrivate, b: PreparedPrivate): boolean {
+  if (!a.ek.equals(b.ek)) return false;
+  const honest = kem.preparePublic(a.ek).encapsulate();
+  const random = nodeCrypto.randomBytes(MLKEM1024.ciphertext);
+  const secrets = [a.decapsulate(honest.ciphertext), b.decapsulate(honest.ciphertext)];
+  secrets.push(a.decapsulate(random), b.decapsulate(random));
+  try {
+    return timingSafeEqual(secrets[0]!, secrets[1]!) && timingSafeEqual(secrets[2]!, secrets[3]!);
+  } finally {
+    for (const x of [honest.sharedSecret, ...secrets]) x.fill(0);
+  }
 }
 
 let nativeBackend: KemBackend | null | undefined;
