@@ -1,4 +1,5 @@
-// The Cisco IOx package: the descriptor against the IOx JSON schemas in ../shared/iox, the
+// The Cisco IOx package: the descriptor against the IOx JSON schemas (vendored in
+// test/fixtures/iox, source in its README), the
 // Dockerfile's base and user, and the config default under CAF_APP_PERSISTENT_DIR.
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
@@ -26,7 +27,7 @@ describe('IOx package', () => {
   for (const version of ['2.10', '2.17']) {
     it(`iox/package.yaml is valid against the IOx descriptor schema ${version}`, () => {
       const schema = JSON.parse(
-        readFileSync(`../shared/iox/package-descriptor-schema-${version}.json`, 'utf8'),
+        readFileSync(`test/fixtures/iox/package-descriptor-schema-${version}.json`, 'utf8'),
       ) as object;
       // ajv-draft-04 is CommonJS: its class is also its `default` export.
       const Ajv = AjvDraft04.default;
