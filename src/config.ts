@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, visit, type Node } from 'yaml';
 import { ConfigError, errorCode, errorMessage } from './errors.js';
 import { compileGlob, isGlob } from './skip/glob.js';
+import { PROFILE_NAMES, type ProfileChoice } from './memory-profile.js';
 import { parseSystemId } from './skip/remote-ids.js';
 import { firstInvalidUtf8 } from './utf8.js';
 
@@ -49,6 +50,8 @@ export interface Config {
   /** Per encryptor identity: sustained requests per second, and the burst above it. */
   identity_requests_per_second: number;
   identity_request_burst: number;
+  /** Caps on connections and requests in flight (src/memory-profile.ts). */
+  memory_profile: ProfileChoice;
 }
 
 /** Key sizes served by GET /key, draft §4.2 (default 256 bits); bits, multiples of 8. */
@@ -63,9 +66,11 @@ export const IDENTITY_BURST = { min: 1, max: 1_000_000, default: 2_000 } as cons
 /** Entropy sizes served by GET /entropy, draft §4.3 (default 256 bits); bits, multiples of 8. */
 export const ENTROPY_BITS = { min: 8, max: 4096, default: 256 } as const;
 
-type Kind = 'string' | 'bool' | 'port' | 'bits' | 'seconds' | 'count' | 'path' | 'strings';
+type Kind = 'string' | 'bool' | 'port' | 'bits' | 'seconds' | 'count' | 'path' | 'strings' | 'choice';
 interface Field {
   kind: Kind;
+  /** For kind 'choice': the allowed values. */
+  choices?: readonly string[];
   required?: boolean;
   default?: string | number | boolean;
   range?: { min: number; max: number };
@@ -102,6 +107,7 @@ const TOP: Record<string, Field | 'remotes'> = {
   max_held_keys_per_remote: { kind: 'count', default: MAX_HELD_KEYS.default, range: MAX_HELD_KEYS },
   identity_requests_per_second: { kind: 'count', default: IDENTITY_RATE.default, range: IDENTITY_RATE },
   identity_request_burst: { kind: 'count', default: IDENTITY_BURST.default, range: IDENTITY_BURST },
+  memory_profile: { kind: 'choice', default: 'auto', choices: PROFILE_NAMES },
 };
 
 const REMOTE: Record<string, Field> = {
@@ -239,6 +245,12 @@ export function parseConfig(text: string, file: string, source = resolve(file)):
     }
     const v: unknown = isScalar(node) ? node.value : undefined;
     switch (field.kind) {
+      case 'choice': {
+        const choices = field.choices ?? [];
+        if (typeof v === 'string' && choices.includes(v)) return v;
+        const hint = typeof v === 'string' ? suggest(v, [...choices]) : undefined;
+        return bad(`must be one of ${choices.join(', ')}${hint ? `; did you mean "${hint}"?` : ''}`);
+      }
       case 'string':
       case 'path':
         if (typeof v !== 'string' || v.length === 0)

@@ -9,6 +9,8 @@ import { createAdmin } from './admin/health.js';
 import { Metrics } from './admin/metrics.js';
 import { RateLimiter } from './http/rate-limit.js';
 import { createRouter } from './http/router.js';
+import { admission, admissionGauges, type AdmissionState } from './http/admission.js';
+import { PROFILES, resolveProfile } from './memory-profile.js';
 import { FileKeyStore } from './keystore/store.js';
 import { wipeMasterKey, type MasterKey } from './keystore/master-key.js';
 import type { KeyStore } from './keystore/types.js';
@@ -90,31 +92,31 @@ export async function startServer(config: Config, opts: StartOptions): Promise<R
     : new PeerClient({ localSystemId: config.localSystemID, material, kem, log, metrics });
   const agreement = opts.agreement ?? peerClient!;
   const deps: SkipDeps = { config, remotes, store, agreement, rng: opts.rng ?? randomBytes, log, metrics };
-  const limits: Limits = { ...LIMITS, ...opts.limits };
+  const profile = resolveProfile(config.memory_profile);
+  const limits: Limits = { ...LIMITS, ...PROFILES[profile.name], ...opts.limits };
+  const admissions: AdmissionState[] = [];
   const enc = createEncryptorServer(tls, log, limits);
   const rate = new RateLimiter({
     perSecond: config.identity_requests_per_second,
     burst: config.identity_request_burst,
   });
-  enc.server.on(
-    'request',
-    createRouter({
-      log,
-      identify: enc.identify,
-      count: (route, status) => metrics.requests.inc({ route, status: String(status) }),
-      admit: (identity) => {
-        const wait = rate.take(identity ?? '');
-        if (wait > 0) metrics.rateLimited.inc({ identity: identity ?? '' });
-        return wait;
-      },
-      handlers: {
-        capabilities: (r) => capabilities(deps, r),
-        entropy: (r) => entropy(deps, r),
-        newKey: (r) => newKey(deps, r),
-        getKey: (r) => getKey(deps, r),
-      },
-    }),
-  );
+  const router = createRouter({
+    log,
+    identify: enc.identify,
+    count: (route, status) => metrics.requests.inc({ route, status: String(status) }),
+    admit: (identity) => {
+      const wait = rate.take(identity ?? '');
+      if (wait > 0) metrics.rateLimited.inc({ identity: identity ?? '' });
+      return wait;
+    },
+    handlers: {
+      capabilities: (r) => capabilities(deps, r),
+      entropy: (r) => entropy(deps, r),
+      newKey: (r) => newKey(deps, r),
+      getKey: (r) => getKey(deps, r),
+    },
+  });
+  enc.server.on('request', admission(enc.server, 'encryptor', limits, router, metrics, admissions));
   const peerServer = createPeerServer({
     localSystemId: config.localSystemID,
     remotes,
@@ -124,7 +126,9 @@ export async function startServer(config: Config, opts: StartOptions): Promise<R
     limits,
     log,
     metrics,
+    admissions,
   });
+  admissionGauges(metrics, admissions);
   const admin =
     config.admin_port === undefined
       ? undefined
@@ -158,6 +162,7 @@ export async function startServer(config: Config, opts: StartOptions): Promise<R
     certificate: { subject: material.subject, notAfter: material.notAfter },
     keystore: { kind: store.kind, path: config.keystore_path, keyTtlSeconds: config.key_ttl_seconds },
     admin: adminPort === undefined ? 'off' : { host: config.admin_host, port: adminPort },
+    memoryProfile: profile,
     limits: {
       ...limits,
       maxHeldKeysPerRemote: config.max_held_keys_per_remote,

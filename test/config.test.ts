@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { CONFIG_KEYS, REMOTE_KEYS, loadConfig, parseConfig, suggest } from '../src/config.js';
 import { ConfigError } from '../src/errors.js';
 import { firstInvalidUtf8 } from '../src/utf8.js';
+import { cgroupMemoryLimit, resolveProfile } from '../src/memory-profile.js';
 import { tempDir } from './helpers/tmp.js';
 
 // The example from the reference Python Key Provider's README, unchanged.
@@ -176,6 +177,39 @@ describe('config', () => {
       [0xe2, 0x82],
     ])
       assert.equal(firstInvalidUtf8(Buffer.from([0x41, ...bad])), 1, bad.join());
+  });
+
+  it('reads memory_profile, and picks the profile from the cgroup memory limit for auto', () => {
+    assert.equal(parseConfig(REFERENCE, 'skip.yaml').memory_profile, 'auto');
+    assert.equal(
+      parseConfig(`${REFERENCE}memory_profile: c1.small\n`, 'skip.yaml').memory_profile,
+      'c1.small',
+    );
+    assert.match(
+      problems(`${REFERENCE}memory_profile: c1.smal\n`).join(),
+      /"memory_profile" must be one of auto, c1\.small, c1\.medium, appliance; did you mean "c1\.small"\?/,
+    );
+    const MiB = 1024 * 1024;
+    assert.equal(resolveProfile('auto', 64 * MiB).name, 'c1.small');
+    assert.equal(resolveProfile('auto', 128 * MiB).name, 'c1.medium');
+    assert.equal(resolveProfile('auto', 256 * MiB).name, 'appliance');
+    assert.deepEqual(resolveProfile('auto', undefined), {
+      name: 'appliance',
+      reason: 'no cgroup memory limit',
+    });
+    assert.equal(resolveProfile('c1.medium', 64 * MiB).name, 'c1.medium');
+    assert.equal(
+      cgroupMemoryLimit(() => 'max\n'),
+      undefined,
+    );
+    assert.equal(
+      cgroupMemoryLimit(() => '67108864\n'),
+      64 * MiB,
+    );
+    assert.equal(
+      cgroupMemoryLimit(() => '9223372036854771712'),
+      undefined,
+    );
   });
 
   it('suggests only close keys', () => {

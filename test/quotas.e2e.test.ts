@@ -28,7 +28,10 @@ describe('quotas: held keys per remote system, requests per identity', () => {
     const full = await nodeGet(alice.port, '/key?remoteSystemID=bob', a);
     assert.equal(full.status, 503);
     assert.equal(full.headers['retry-after'], '5');
-    assert.match((full.json as { detail: string }).detail, /"bob" holds as many uncollected keys/);
+    assert.match(
+      (full.json as { detail: string }).detail,
+      /peer Key Provider "bob" is busy \(3 keys for "alice" are waiting to be collected \(max_held_keys_per_remote\)\); retry in 5 s/,
+    );
     await bob.waitFor('key refused: too many uncollected keys', (l) => l.max === 3);
     assert.equal((await nodeGet(bob.port, `/key/${keys[0]}?remoteSystemID=alice`, b)).status, 200);
     assert.equal((await nodeGet(alice.port, '/key?remoteSystemID=bob', a)).status, 200);

@@ -89,6 +89,10 @@ export class Metrics {
     'skip_held_keys_refused_total',
     'Keys a peer offered that were refused (503): max_held_keys_per_remote reached, by remote system.',
   );
+  readonly admissionRefused = new Counter(
+    'skip_admission_refused_total',
+    'Connections closed at the connection cap and requests answered 503 at the in-flight cap.',
+  );
   private readonly gauges: (() => string)[] = [];
 
   /** A value read at each scrape (a gauge, or a counter kept elsewhere). */
@@ -118,6 +122,7 @@ export class Metrics {
       this.peerLatency,
       this.rateLimited,
       this.heldKeysRefused,
+      this.admissionRefused,
     ].map((m) => m.render());
     return `${[...all, ...this.gauges.map((g) => g())].join('\n')}\n`;
   }

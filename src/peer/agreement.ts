@@ -9,7 +9,8 @@ export interface KeyAgreement {
   /**
    * Agrees `bytes` bytes of key under `keyId` with `remote`, resolving only once the peer has
    * stored it. The caller owns the returned buffer and wipes it. Rejects with PeerUnreachableError
-   * (no answer: 503) or PeerRefusedError (an answer other than success: 502); then no key exists.
+   * (no answer: 503), PeerBusyError (full for now: 503 with Retry-After) or PeerRefusedError (any
+   * other answer: 502); then no key exists.
    */
   agree(remote: ResolvedRemote, keyId: KeyId, bytes: number): Promise<Buffer>;
   close(): void;
@@ -29,10 +30,20 @@ export class PeerRefusedError extends Error {
   constructor(
     readonly peer: string,
     reason: string,
-    /** Set when the peer answered 503 with Retry-After (it is full for now, not broken). */
-    readonly retryAfterS?: number,
   ) {
     super(`peer KP "${peer}" refused the key: ${reason}`);
     this.name = 'PeerRefusedError';
+  }
+}
+
+/** The peer, or our queue towards it, is full for now: answer 503 with Retry-After. */
+export class PeerBusyError extends Error {
+  constructor(
+    readonly peer: string,
+    readonly reason: string,
+    readonly retryAfterS: number,
+  ) {
+    super(`peer KP "${peer}" is busy: ${reason}`);
+    this.name = 'PeerBusyError';
   }
 }

@@ -14,7 +14,7 @@ import type { KeyId } from '../skip/key-id.js';
 import type { ResolvedRemote } from '../skip/remote-ids.js';
 import type { TlsMaterial } from '../tls/files.js';
 import { certMatches } from '../tls/identity.js';
-import { PeerRefusedError, PeerUnreachableError, type KeyAgreement } from './agreement.js';
+import { PeerBusyError, PeerRefusedError, PeerUnreachableError, type KeyAgreement } from './agreement.js';
 import { EXCHANGE_PATH, confirmTag, exchangeBody } from './protocol.js';
 import { PEER_SUITES } from './server.js';
 
@@ -30,16 +30,41 @@ export interface PeerClientOptions {
   metrics?: Metrics;
 }
 
+/** Kept-alive connections per peer, by default; twice as many exchanges may wait for one. */
+const MAX_SOCKETS = 32;
+/** A peer's Retry-After is passed on, up to this. */
+const MAX_RETRY_AFTER_S = 3_600;
+
+const agentName = (remote: ResolvedRemote): string => `${remote.id}|${remote.ip}|${remote.mtlsPort}`;
+
 /** Peer public keys cached by path; bounded so a glob entry with thousands of spokes stays small. */
 const MAX_CACHED_KEYS = 4_096;
 
 export class PeerClient implements KeyAgreement {
   private readonly agents = new Map<string, Agent>();
   private readonly keys = new Map<string, PreparedPublic>();
+  /** Exchanges under way (or queued in the agent) per peer connection target. */
+  private readonly inFlight = new Map<string, number>();
 
   constructor(private readonly o: PeerClientOptions) {}
 
   async agree(remote: ResolvedRemote, keyId: KeyId, bytes: number): Promise<Buffer> {
+    // Bounded queue per peer: the 5 s exchange timeout then never hides an unbounded wait.
+    const name = agentName(remote);
+    const waiting = this.inFlight.get(name) ?? 0;
+    const max = 2 * (this.o.maxSockets ?? MAX_SOCKETS);
+    if (waiting >= max) throw new PeerBusyError(remote.id, `${max} exchanges with it in progress here`, 1);
+    this.inFlight.set(name, waiting + 1);
+    try {
+      return await this.exchange(remote, keyId, bytes);
+    } finally {
+      const n = (this.inFlight.get(name) ?? 1) - 1;
+      if (n > 0) this.inFlight.set(name, n);
+      else this.inFlight.delete(name);
+    }
+  }
+
+  private async exchange(remote: ResolvedRemote, keyId: KeyId, bytes: number): Promise<Buffer> {
     let peerKey: PreparedPublic;
     try {
       peerKey = this.publicKey(remote.pubkeyPath);
@@ -89,14 +114,14 @@ export class PeerClient implements KeyAgreement {
   }
 
   private agent(remote: ResolvedRemote): Agent {
-    const name = `${remote.id}|${remote.ip}|${remote.mtlsPort}`;
+    const name = agentName(remote);
     let agent = this.agents.get(name);
     if (!agent) {
       const { cert, key, ca } = this.o.material;
       agent = new Agent({
         keepAlive: true,
-        maxSockets: this.o.maxSockets ?? 32,
-        maxFreeSockets: this.o.maxSockets ?? 32,
+        maxSockets: this.o.maxSockets ?? MAX_SOCKETS,
+        maxFreeSockets: this.o.maxSockets ?? MAX_SOCKETS,
         // Close idle sockets before the peer does (its keep-alive timeout is 5 s).
         timeout: 4_000,
         cert,
@@ -140,12 +165,10 @@ export class PeerClient implements KeyAgreement {
             // A retry after a dropped kept-alive socket: 409 means our first attempt arrived.
             if (res.statusCode === 409 && retried) return resolve();
             const retry = res.statusCode === 503 ? Number(res.headers['retry-after']) : NaN;
+            if (Number.isInteger(retry) && retry > 0)
+              return reject(new PeerBusyError(remote.id, detailOf(text), Math.min(retry, MAX_RETRY_AFTER_S)));
             reject(
-              new PeerRefusedError(
-                remote.id,
-                `HTTP ${res.statusCode} from ${where}: ${detailOf(text)}`,
-                Number.isInteger(retry) && retry > 0 ? Math.min(retry, 3600) : undefined,
-              ),
+              new PeerRefusedError(remote.id, `HTTP ${res.statusCode} from ${where}: ${detailOf(text)}`),
             );
           });
           res.on('error', (e) => reject(new PeerUnreachableError(remote.id, `${where}: ${errorMessage(e)}`)));

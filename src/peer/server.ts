@@ -5,6 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { errorCode, errorMessage } from '../errors.js';
+import { admission, type AdmissionState } from '../http/admission.js';
 import { errorReply, send, type Reply } from '../http/respond.js';
 import { HttpError } from '../errors.js';
 import { DuplicateKeyIdError, StoreFullError, type KeyStore } from '../keystore/types.js';
@@ -45,6 +46,8 @@ export interface PeerServerDeps {
   limits: Limits;
   log: Logger;
   metrics?: Metrics;
+  /** Where the listener's admission state goes, for /metrics. */
+  admissions?: AdmissionState[];
 }
 
 export function createPeerServer(deps: PeerServerDeps): Server {
@@ -67,7 +70,7 @@ export function createPeerServer(deps: PeerServerDeps): Server {
       reason: errorCode(err) ?? err.message,
     });
   });
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const started = performance.now();
     res.on('finish', () => {
       deps.metrics?.peerRequests.inc({ status: String(res.statusCode) });
@@ -83,7 +86,8 @@ export function createPeerServer(deps: PeerServerDeps): Server {
       (reply) => send(res, reply),
       (e: unknown) => send(res, errorReply(e, log, 'peer request failed')),
     );
-  });
+  };
+  server.on('request', admission(server, 'peer', limits, handler, deps.metrics, deps.admissions));
   return server;
 }
 

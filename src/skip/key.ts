@@ -7,7 +7,7 @@ import { parseDecimal, parseQuery, type Query } from '../http/query.js';
 import type { Reply } from '../http/respond.js';
 import type { SkipRequest } from '../http/router.js';
 import { clip } from '../log.js';
-import { PeerRefusedError, PeerUnreachableError } from '../peer/agreement.js';
+import { PeerBusyError, PeerRefusedError, PeerUnreachableError } from '../peer/agreement.js';
 import type { SkipDeps } from './deps.js';
 import { newKeyId, parseKeyId } from './key-id.js';
 import { parseSystemId, type ResolvedRemote } from './remote-ids.js';
@@ -45,14 +45,14 @@ export async function newKey(deps: SkipDeps, req: SkipRequest): Promise<Reply> {
   } catch (e) {
     deps.log.warn('key agreement failed', { keyId, remote: remote.id, error: errorMessage(e) });
     const reason =
-      e instanceof PeerRefusedError ? (e.retryAfterS !== undefined ? 'peer full' : 'refused') : 'unreachable';
+      e instanceof PeerRefusedError ? 'refused' : e instanceof PeerBusyError ? 'busy' : 'unreachable';
     deps.metrics.peerFailures.inc({ reason });
     if (e instanceof PeerUnreachableError)
       throw new HttpError(503, `peer Key Provider "${remote.id}" is unreachable`);
-    if (e instanceof PeerRefusedError && e.retryAfterS !== undefined) {
+    if (e instanceof PeerBusyError) {
       throw new HttpError(
         503,
-        `peer Key Provider "${remote.id}" holds as many uncollected keys as it allows; retry in ${e.retryAfterS} s`,
+        `peer Key Provider "${remote.id}" is busy (${clip(e.reason, 160)}); retry in ${e.retryAfterS} s`,
         { 'Retry-After': String(e.retryAfterS) },
       );
     }

@@ -44,6 +44,7 @@ export const LIMITS: {
   readonly timeoutCheckMs: number;
   readonly maxHeaderBytes: number;
   readonly maxConnections: number;
+  readonly maxInFlight: number;
 } = {
   handshakeTimeoutMs: 10_000,
   headersTimeoutMs: 10_000,
@@ -53,7 +54,9 @@ export const LIMITS: {
   /** How often Node checks the two request timeouts above. */
   timeoutCheckMs: 1_000,
   maxHeaderBytes: 8_192,
+  /** The appliance profile's caps; memory_profile sets smaller ones (src/memory-profile.ts). */
   maxConnections: 1_024,
+  maxInFlight: 512,
 };
 export type Limits = typeof LIMITS;
 
