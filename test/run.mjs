@@ -4,14 +4,15 @@
 //      under Node 22, 24 and 26, installed by `npm ci` from the npm registry (pinned dev
 //      dependencies); where the runtime has native ML-KEM (24, 26) the suites must use it;
 //   3. the bundle's end-to-end suites again with the single executables: x64 natively, arm64
-//      under qemu-user with Debian's arm64 cross libraries (.ci/run installs them).
+//      under qemu-user with Debian's arm64 cross libraries (.ci/run installs them);
+//   4. the encryptor API suite from the unpacked IOx rootfs of each architecture.
 // A phase that cannot run says "skipped: why"; the exit status reflects every phase; the last
 // line counts tests passed, failed and skipped over all phases.
 // Usage: node test/run.mjs [substring ...]   (only the test files whose path contains one)
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { RUNTIMES } from '../out/test/helpers/runtimes.js';
 
 const dir = 'out/test';
@@ -128,6 +129,45 @@ if (pick(ARM_SUITES).length > 0) {
     runPhase(`arm64 executable ${arm64} under qemu-aarch64`, process.execPath, pick(ARM_SUITES), {
       SKIP_TEST_EXE: `qemu-aarch64 -L ${sysroot} ${arm64}`,
     });
+  }
+}
+
+// 4. The IOx rootfs (npm run build:iox), unpacked and run as the router would: the encryptor
+//    API suite with the x64 executable under chroot (the test's files are reached through a
+//    link inside the rootfs that points at its own root) and the arm64 one under qemu -L.
+const IOX_SUITES = ['encryptor-api.e2e.test.js'];
+if (pick(IOX_SUITES).length > 0) {
+  for (const arch of ['x86_64', 'aarch64']) {
+    const tar = `dist/iox/${arch}/rootfs.tar`;
+    const name = `IOx rootfs ${arch}`;
+    if (!existsSync(tar)) {
+      requirePhase(name, `${tar} is missing (npm run build:iox)`);
+      continue;
+    }
+    if (arch === 'x86_64' && process.getuid?.() !== 0) {
+      skipPhase(name, 'chroot needs root (CI runs as root)');
+      continue;
+    }
+    if (arch === 'aarch64' && spawnSync('qemu-aarch64', ['--version']).status !== 0) {
+      skipPhase(name, 'qemu-aarch64 is not installed (apt-get install qemu-user; .ci/run does)');
+      continue;
+    }
+    const root = mkdtempSync(join(tmpdir(), 'skip-rootfs-'));
+    spawnSync('tar', ['--xattrs', '--xattrs-include=*', '-xf', tar, '-C', root], { stdio: 'inherit' });
+    const exe = '/usr/local/bin/skip-server';
+    if (arch === 'x86_64') {
+      mkdirSync(join(root, dirname(root)), { recursive: true });
+      symlinkSync('/', join(root, root));
+      runPhase(`${name} under chroot`, process.execPath, pick(IOX_SUITES), {
+        SKIP_TEST_EXE: `chroot ${root} ${exe}`,
+        TMPDIR: join(root, 'tmp'),
+      });
+    } else {
+      runPhase(`${name} under qemu-aarch64 -L`, process.execPath, pick(IOX_SUITES), {
+        SKIP_TEST_EXE: `qemu-aarch64 -L ${root} ${root}${exe}`,
+      });
+    }
+    rmSync(root, { recursive: true, force: true });
   }
 }
 
