@@ -18,7 +18,14 @@ await build({
   banner: { js: '#!/usr/bin/env node' },
   define: { __SKIP_VERSION__: JSON.stringify(pkg.version) },
   logLevel: 'warning',
+  charset: 'ascii',
 });
+
+// ASCII only: one non-ASCII character makes V8 keep the whole source as a two-byte string
+// (twice the memory, held for the life of the process). charset 'ascii' escapes strings, regular
+// expressions and names; what is left can only be in comments esbuild keeps, so it is replaced.
+const out = readFileSync('dist/skip-server.js', 'utf8');
+writeFileSync('dist/skip-server.js', out.replace(/[^\x00-\x7f]/g, '?'));
 
 // Inside this repo package.json says "type": "module"; the bundle is CommonJS.
 writeFileSync('dist/package.json', '{ "type": "commonjs" }\n');

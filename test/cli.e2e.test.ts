@@ -29,6 +29,12 @@ describe('skip-server command line (bundle)', () => {
     );
   });
 
+  it('is ASCII only, so V8 keeps its source as one-byte text (half the memory)', () => {
+    const bytes = readFileSync(BUNDLE);
+    const at = bytes.findIndex((b) => b > 0x7f);
+    assert.equal(at, -1, `non-ASCII byte at offset ${at}`);
+  });
+
   it('exits 2 on bad usage', async () => {
     for (const args of [
       ['frobnicate'],

@@ -55,6 +55,7 @@ describe('IOx package', () => {
     assert.match(docker, /^USER skip$/m);
     assert.match(docker, /COPY dist\/skip-server-linux-\$\{ARCH\} \/usr\/local\/bin\/skip-server/);
     assert.match(docker, /^ENV CAF_APP_PERSISTENT_DIR=\/data\/appdata$/m);
+    assert.match(docker, /^ENV MALLOC_ARENA_MAX=2$/m);
   });
 
   it('reads $CAF_APP_PERSISTENT_DIR/config/skip.yaml when no --config is given', async (t) => {
