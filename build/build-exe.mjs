@@ -63,6 +63,12 @@ const x64 = baseBinary('x64');
 if (Number(x64.version.split('.')[0]) < 24) die(`base Node ${x64.version} has no native ML-KEM; pin >= 24.7`);
 
 // One blob for both: no code cache and no snapshot, so it is not tied to the CPU.
+// V8 flags chosen by measurement (npm run bench:memory; README, Memory): no optimizing compiler,
+// a 1 MiB young generation and a 32 MiB old space keep a KP's own memory near 32 MiB through a
+// storm, for about 10% of throughput. They are fixed in the executable (NODE_OPTIONS does not
+// change them); max_held_keys keeps the keystore index inside that heap. A KP that needs more
+// runs dist/skip-server.js on Node with flags of its own.
+const EXEC_ARGV = ['--lite-mode', '--max-semi-space-size=1', '--max-old-space-size=32'];
 const seaConfig = 'dist/sea-config.json';
 writeFileSync(
   seaConfig,
@@ -72,6 +78,7 @@ writeFileSync(
     disableExperimentalSEAWarning: true,
     useSnapshot: false,
     useCodeCache: false,
+    execArgv: EXEC_ARGV,
   }),
 );
 execFileSync(x64.path, ['--experimental-sea-config', seaConfig], { stdio: ['ignore', 'ignore', 'inherit'] });

@@ -25,7 +25,7 @@ await build({
 // (twice the memory, held for the life of the process). charset 'ascii' escapes strings, regular
 // expressions and names; what is left can only be in comments esbuild keeps, so it is replaced.
 const out = readFileSync('dist/skip-server.js', 'utf8');
-writeFileSync('dist/skip-server.js', out.replace(/[^\x00-\x7f]/g, '?'));
+writeFileSync('dist/skip-server.js', out.replace(/[\u0080-\uffff]/g, '?'));
 
 // Inside this repo package.json says "type": "module"; the bundle is CommonJS.
 writeFileSync('dist/package.json', '{ "type": "commonjs" }\n');

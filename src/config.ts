@@ -47,6 +47,8 @@ export interface Config {
   encryptor_identities?: string[];
   /** Keys waiting to be collected for one remote system, at most; past it the peer gets 503. */
   max_held_keys_per_remote: number;
+  /** Keys waiting in all, at most: bounds the keystore index in memory (~200 bytes a key). */
+  max_held_keys: number;
   /** Per encryptor identity: sustained requests per second, and the burst above it. */
   identity_requests_per_second: number;
   identity_request_burst: number;
@@ -60,6 +62,8 @@ export const KEY_BITS = { min: 128, max: 256, default: 256 } as const;
 export const KEY_TTL_SECONDS = { min: 10, max: 604_800, default: 3_600 } as const;
 /** Uncollected keys held per remote system (finding 10): ~1 KB of memory and a 512-byte slot each. */
 export const MAX_HELD_KEYS = { min: 1, max: 1_000_000, default: 10_000 } as const;
+/** All uncollected keys: the index of 50,000 is ~10 MiB, inside the executable's 32 MiB heap. */
+export const MAX_HELD_KEYS_TOTAL = { min: 1, max: 1_000_000, default: 50_000 } as const;
 /** Per-identity token bucket (finding 10); the burst covers a hub rekeying 2,000 tunnels at once. */
 export const IDENTITY_RATE = { min: 1, max: 100_000, default: 100 } as const;
 export const IDENTITY_BURST = { min: 1, max: 1_000_000, default: 2_000 } as const;
@@ -105,6 +109,7 @@ const TOP: Record<string, Field | 'remotes'> = {
   admin_port: { kind: 'port' },
   encryptor_identities: { kind: 'strings' },
   max_held_keys_per_remote: { kind: 'count', default: MAX_HELD_KEYS.default, range: MAX_HELD_KEYS },
+  max_held_keys: { kind: 'count', default: MAX_HELD_KEYS_TOTAL.default, range: MAX_HELD_KEYS_TOTAL },
   identity_requests_per_second: { kind: 'count', default: IDENTITY_RATE.default, range: IDENTITY_RATE },
   identity_request_burst: { kind: 'count', default: IDENTITY_BURST.default, range: IDENTITY_BURST },
   memory_profile: { kind: 'choice', default: 'auto', choices: PROFILE_NAMES },

@@ -2,6 +2,7 @@
 // Everything with a side effect (store, peer link, randomness, log) can be injected by tests.
 
 import { randomBytes } from 'node:crypto';
+import { getHeapStatistics } from 'node:v8';
 import type { Config } from './config.js';
 import { ConfigError, errorMessage } from './errors.js';
 import { closeServer, listen } from './http/listen.js';
@@ -163,9 +164,15 @@ export async function startServer(config: Config, opts: StartOptions): Promise<R
     keystore: { kind: store.kind, path: config.keystore_path, keyTtlSeconds: config.key_ttl_seconds },
     admin: adminPort === undefined ? 'off' : { host: config.admin_host, port: adminPort },
     memoryProfile: profile,
+    runtime: {
+      node: process.version,
+      execArgv: process.execArgv,
+      heapLimitMiB: Math.round(getHeapStatistics().heap_size_limit / 1048576),
+    },
     limits: {
       ...limits,
       maxHeldKeysPerRemote: config.max_held_keys_per_remote,
+      maxHeldKeys: config.max_held_keys,
       identityRequestsPerSecond: config.identity_requests_per_second,
       identityRequestBurst: config.identity_request_burst,
     },
@@ -206,6 +213,7 @@ async function openKeystore(config: Config, master: MasterKey | undefined, log: 
       master,
       ttlMs: config.key_ttl_seconds * 1000,
       maxHeldPerRemote: config.max_held_keys_per_remote,
+      maxHeld: config.max_held_keys,
       log,
     });
   } finally {

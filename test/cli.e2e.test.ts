@@ -197,6 +197,16 @@ describe('skip-server command line (bundle)', () => {
       const environ = readFileSync(`/proc/${kp.proc.pid}/environ`, 'latin1');
       assert.ok(environ.includes(masterHex), 'expected the key in /proc/PID/environ');
     }
+    // The executables carry their V8 memory flags (build/build-exe.mjs); the log says so.
+    const runtime = (await kp.waitFor('started')).runtime as { execArgv: string[]; heapLimitMiB: number };
+    if (process.env.SKIP_TEST_EXE) {
+      assert.deepEqual(runtime.execArgv, [
+        '--lite-mode',
+        '--max-semi-space-size=1',
+        '--max-old-space-size=32',
+      ]);
+      assert.ok(runtime.heapLimitMiB < 64, `heap limit ${runtime.heapLimitMiB} MiB`);
+    }
     const warn = await kp.waitFor('master key read from the environment');
     assert.match(String(warn.note), /\/proc\/PID\/environ.*KEYSTORE_MASTER_KEY_FILE/);
     const exposed = await kp.waitFor('secret file readable by others');

@@ -9,7 +9,7 @@ import { ConfigError } from '../src/errors.js';
 import { masterKeyFromEnv, newMasterKeyHex, type MasterKey } from '../src/keystore/master-key.js';
 import { HEADER_BYTES, SLOT_BYTES, newHeader } from '../src/keystore/slots.js';
 import { FileKeyStore, type FileKeyStoreOptions } from '../src/keystore/store.js';
-import { DuplicateKeyIdError } from '../src/keystore/types.js';
+import { DuplicateKeyIdError, StoreFullError } from '../src/keystore/types.js';
 import type { KeyId } from '../src/skip/key-id.js';
 import type { SystemId } from '../src/skip/remote-ids.js';
 import { tempDir } from './helpers/tmp.js';
@@ -246,6 +246,26 @@ describe('keystore', () => {
     assert.equal(again.report.created, true);
     await again.store.close();
     await (await open({ path: a, master })).store.close();
+  });
+
+  it('refuses keys past max_held_keys_per_remote and max_held_keys, and takes them again after a take', async (t) => {
+    const path = join(tempDir(t), 'keystore.db');
+    const { store } = await open({ path, master: raw(), maxHeldPerRemote: 2, maxHeld: 3 });
+    t.after(() => store.close());
+    const [a, b, c] = [id(), id(), id()];
+    await store.put(a, randomBytes(32), BOB);
+    await store.put(b, randomBytes(32), BOB);
+    await assert.rejects(
+      store.put(id(), randomBytes(32), BOB),
+      (e: unknown) => e instanceof StoreFullError && e.scope === 'remote',
+    );
+    await store.put(c, randomBytes(32), CAROL);
+    await assert.rejects(
+      store.put(id(), randomBytes(32), CAROL),
+      (e: unknown) => e instanceof StoreFullError && e.scope === 'all',
+    );
+    assert.equal((await store.take(a, BOB)).kind, 'ok');
+    await store.put(id(), randomBytes(32), BOB);
   });
 
   it('opens with a passphrase through scrypt', async (t) => {

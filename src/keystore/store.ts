@@ -46,6 +46,8 @@ export interface FileKeyStoreOptions {
   sweepEveryMs?: number;
   /** Keys held for one remote system at most (config max_held_keys_per_remote); default none. */
   maxHeldPerRemote?: number;
+  /** Keys held in all, at most (config max_held_keys): bounds the index in memory. */
+  maxHeld?: number;
 }
 
 export interface OpenReport {
@@ -278,6 +280,9 @@ export class FileKeyStore implements KeyStore {
     if (this.spent?.has(keyId)) throw new DuplicateKeyIdError(keyId, 'delivered');
     const max = this.o.maxHeldPerRemote;
     if (max !== undefined && (this.perRemote.get(remote) ?? 0) >= max) throw new StoreFullError(remote, max);
+    const total = this.o.maxHeld;
+    if (total !== undefined && this.index.size + this.pending.size >= total)
+      throw new StoreFullError(remote, total, 'all');
     this.pending.add(keyId);
     this.countRemote(remote, 1);
     let stored = false;

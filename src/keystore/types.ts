@@ -42,13 +42,19 @@ export class DuplicateKeyIdError extends Error {
   }
 }
 
-/** put refused: the store holds `max` keys for this remote system already (finding 10). */
+/** put refused: the store holds `max` keys for this remote system, or in all, already (finding 10). */
 export class StoreFullError extends Error {
   constructor(
     readonly remote: SystemId,
     readonly max: number,
+    /** Which cap: this remote system's, or all keys held. */
+    readonly scope: 'remote' | 'all' = 'remote',
   ) {
-    super(`${max} keys for "${remote}" are waiting to be collected (max_held_keys_per_remote)`);
+    super(
+      scope === 'remote'
+        ? `${max} keys for "${remote}" are waiting to be collected (max_held_keys_per_remote)`
+        : `${max} keys in all are waiting to be collected (max_held_keys)`,
+    );
     this.name = 'StoreFullError';
   }
 }
