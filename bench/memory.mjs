@@ -9,9 +9,12 @@
 //               smaps_rollup: what a cgroup must keep resident (file pages not touched can be
 //               reclaimed)
 // Own memory is RssAnon (sampled every 20 ms), total is VmRSS. Loopback only; stops by itself.
+// With --cgroup=MiB (root, cgroup v1 memory controller), each KP runs inside a memory cgroup of
+// that limit, with memory_profile auto (it must pick the caps from the limit itself); the report
+// adds the cgroup's peak usage, how often it hit the limit, and whether the kernel killed a KP.
 //   npm run bench:memory               (builds the executables first)
-//   node bench/memory.mjs [--quick]
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+//   node bench/memory.mjs [--quick] [--only=0,7] [--cgroup=64]
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:https';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -65,12 +68,37 @@ const dir = mkdtempSync(join(tmpdir(), 'skip-bench-mem-'));
 const base = 33000 + (process.pid % 7000);
 const ports = { alice: base, bob: base + 1000 };
 await makeLab(dir, base);
+const CGROUP_MIB = Number(process.argv.find((a) => a.startsWith('--cgroup='))?.slice(9) ?? 0);
 for (const n of ['alice', 'bob'])
   configure(
     dir,
     n,
-    'memory_profile: c1.small\nidentity_requests_per_second: 100000\nidentity_request_burst: 1000000',
+    `memory_profile: ${CGROUP_MIB ? 'auto' : 'c1.small'}\nidentity_requests_per_second: 100000\nidentity_request_burst: 1000000`,
   );
+
+/** A memory cgroup (v1) of CGROUP_MIB for the KP `name`; its path. */
+function cgroupFor(name) {
+  const path = `/sys/fs/cgroup/memory/skip-bench-${process.pid}-${name}`;
+  mkdirSync(path, { recursive: true });
+  writeFileSync(join(path, 'memory.limit_in_bytes'), String(CGROUP_MIB * 1024 * 1024));
+  return path;
+}
+/** Starts a KP, inside its cgroup when --cgroup is given (it enters before exec, so its own
+ * reading of the limit at start sees it). */
+function start(name, v) {
+  if (!CGROUP_MIB) return startKp(dir, name, v.cmd, v.args, v.env);
+  const cg = cgroupFor(name);
+  const enter = `echo $$ > ${cg}/cgroup.procs && exec "$0" "$@"`;
+  return startKp(dir, name, 'sh', ['-c', enter, v.cmd, ...v.args], v.env).then((p) =>
+    Object.assign(p, { cg }),
+  );
+}
+const cgroupStats = (p) =>
+  p.cg && {
+    peakMiB: Math.round(Number(readFileSync(join(p.cg, 'memory.max_usage_in_bytes'), 'utf8')) / 1048576),
+    limitHits: Number(readFileSync(join(p.cg, 'memory.failcnt'), 'utf8')),
+    killed: p.signalCode ?? (p.exitCode !== null && p.exitCode !== 0 ? `exit ${p.exitCode}` : null),
+  };
 const tls = { alice: tlsOpts(dir, 'alice'), bob: tlsOpts(dir, 'bob') };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const MiB = (kib) => Math.round(kib / 1024);
@@ -169,10 +197,7 @@ const only = process.argv
   .map(Number);
 const rows = [];
 for (const v of VARIANTS.filter((_, i) => !only || only.includes(i))) {
-  const kps = [
-    await startKp(dir, 'alice', v.cmd, v.args, v.env),
-    await startKp(dir, 'bob', v.cmd, v.args, v.env),
-  ];
+  const kps = [await start('alice', v), await start('bob', v)];
   await sleep(1000);
   const idle = kps.map((p) => memKiB(p.pid));
   const s = await sampled(kps, storm);
@@ -181,15 +206,20 @@ for (const v of VARIANTS.filter((_, i) => !only || only.includes(i))) {
   await steady(TOUCH_PAIRS);
   const ws = kps.map((p) => referenced(p.pid));
   const after = kps.map((p) => memKiB(p.pid));
+  const cgroups = kps.map(cgroupStats);
   await Promise.all(kps.map(stopKp));
-  rows.push({ variant: v.name, idle, storm: s, steady: st, workingSet: ws, after });
+  for (const p of kps) if (p.cg) rmdirSync(p.cg);
+  rows.push({ variant: v.name, idle, storm: s, steady: st, workingSet: ws, after, cgroups });
   process.stderr.write(`${v.name}: storm ${s.result.keyed}/${ROUTERS} in ${s.result.seconds} s\n`);
 }
 rmSync(dir, { recursive: true, force: true });
 
 const pair = (xs, f) => xs.map((x) => MiB(f(x))).join('/');
 console.log(
-  `\nskip-server memory bench on ${cpus().length} x ${cpus()[0]?.model ?? '?'}; memory_profile c1.small;`,
+  `\nskip-server memory bench on ${cpus().length} x ${cpus()[0]?.model ?? '?'}; ` +
+    (CGROUP_MIB
+      ? `each KP in a ${CGROUP_MIB} MiB memory cgroup, memory_profile auto;`
+      : 'memory_profile c1.small;'),
 );
 console.log(
   'MiB, alice/bob; own = RssAnon, total = VmRSS; working set = pages referenced under load after clear_refs',
@@ -206,7 +236,14 @@ for (const r of rows) {
 }
 mkdirSync('bench/results', { recursive: true });
 const file = `bench/results/memory-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
-writeFileSync(file, JSON.stringify({ quick: QUICK, routers: ROUTERS, rows }, null, 1));
+if (CGROUP_MIB) {
+  console.log(`\ncgroups (${CGROUP_MIB} MiB): peak usage MiB, times the limit was hit, killed (alice/bob)`);
+  for (const r of rows)
+    console.log(
+      `| ${r.variant} | ${r.cgroups.map((c) => c.peakMiB).join('/')} | ${r.cgroups.map((c) => c.limitHits).join('/')} | ${r.cgroups.map((c) => c.killed ?? 'no').join('/')} |`,
+    );
+}
+writeFileSync(file, JSON.stringify({ quick: QUICK, routers: ROUTERS, cgroupMiB: CGROUP_MIB, rows }, null, 1));
 writeFileSync(
   'bench/results/memory-latest.json',
   JSON.stringify({ quick: QUICK, routers: ROUTERS, rows }, null, 1),

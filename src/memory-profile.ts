@@ -12,18 +12,34 @@ export type ProfileChoice = (typeof PROFILE_NAMES)[number];
 export type ProfileName = Exclude<ProfileChoice, 'auto'>;
 
 export const PROFILES: Record<ProfileName, { maxConnections: number; maxInFlight: number }> = {
-  'c1.small': { maxConnections: 128, maxInFlight: 64 },
+  'c1.small': { maxConnections: 64, maxInFlight: 32 },
   'c1.medium': { maxConnections: 256, maxInFlight: 128 },
   appliance: { maxConnections: 1_024, maxInFlight: 512 },
 };
 
 const MiB = 1024 * 1024;
 
-/** The cgroup (v2, else v1) memory limit in bytes, or undefined when there is none. */
+/** The memory limit in bytes of the cgroup this process is in (v2, else v1), or undefined when
+ * there is none. The cgroup is found in /proc/self/cgroup, so it is right with or without a
+ * cgroup namespace (IOx, systemd, Docker). */
 export function cgroupMemoryLimit(
   read: (f: string) => string = (f) => readFileSync(f, 'utf8'),
 ): number | undefined {
-  for (const file of ['/sys/fs/cgroup/memory.max', '/sys/fs/cgroup/memory/memory.limit_in_bytes']) {
+  let own: string[] = [];
+  try {
+    own = read('/proc/self/cgroup').split('\n');
+  } catch {
+    // not Linux, or no /proc: only the fixed places below
+  }
+  const v2 = own.find((l) => l.startsWith('0::'))?.slice(3);
+  const v1 = own.find((l) => l.split(':')[1]?.split(',').includes('memory'))?.split(':')[2];
+  const files = [
+    ...(v2 !== undefined ? [`/sys/fs/cgroup${v2 === '/' ? '' : v2}/memory.max`] : []),
+    ...(v1 !== undefined ? [`/sys/fs/cgroup/memory${v1 === '/' ? '' : v1}/memory.limit_in_bytes`] : []),
+    '/sys/fs/cgroup/memory.max',
+    '/sys/fs/cgroup/memory/memory.limit_in_bytes',
+  ];
+  for (const file of files) {
     let text: string;
     try {
       text = read(file).trim();
@@ -31,8 +47,8 @@ export function cgroupMemoryLimit(
       continue;
     }
     const n = Number(text);
-    // "max" (v2) or a huge number (v1: no limit).
-    return Number.isFinite(n) && n > 0 && n < 2 ** 52 ? n : undefined;
+    // "max" (v2) or a huge number (v1) means no limit.
+    if (Number.isFinite(n) && n > 0 && n < 2 ** 52) return n;
   }
   return undefined;
 }

@@ -198,18 +198,26 @@ describe('config', () => {
       reason: 'no cgroup memory limit',
     });
     assert.equal(resolveProfile('c1.medium', 64 * MiB).name, 'c1.medium');
-    assert.equal(
-      cgroupMemoryLimit(() => 'max\n'),
-      undefined,
-    );
-    assert.equal(
-      cgroupMemoryLimit(() => '67108864\n'),
-      64 * MiB,
-    );
-    assert.equal(
-      cgroupMemoryLimit(() => '9223372036854771712'),
-      undefined,
-    );
+    const files = (map: Record<string, string>) => (f: string) => {
+      const text = map[f];
+      if (text === undefined) throw new Error('ENOENT');
+      return text;
+    };
+    // cgroup v1 without a namespace: the limit is at the process's own path, not the root.
+    const v1 = files({
+      '/proc/self/cgroup': '5:devices:/\n4:memory:/skip-a\n0::/\n',
+      '/sys/fs/cgroup/memory/skip-a/memory.limit_in_bytes': '67108864\n',
+      '/sys/fs/cgroup/memory/memory.limit_in_bytes': '9223372036854771712\n',
+    });
+    assert.equal(cgroupMemoryLimit(v1), 64 * MiB);
+    const v2 = files({
+      '/proc/self/cgroup': '0::/system.slice/skip-server.service\n',
+      '/sys/fs/cgroup/system.slice/skip-server.service/memory.max': '268435456\n',
+    });
+    assert.equal(cgroupMemoryLimit(v2), 256 * MiB);
+    const none = files({ '/proc/self/cgroup': '0::/\n', '/sys/fs/cgroup/memory.max': 'max\n' });
+    assert.equal(cgroupMemoryLimit(none), undefined);
+    assert.equal(cgroupMemoryLimit(files({})), undefined);
   });
 
   it('suggests only close keys', () => {
