@@ -63,12 +63,13 @@ const x64 = baseBinary('x64');
 if (Number(x64.version.split('.')[0]) < 24) die(`base Node ${x64.version} has no native ML-KEM; pin >= 24.7`);
 
 // One blob for both: no code cache and no snapshot, so it is not tied to the CPU.
-// V8 flags chosen by measurement (npm run bench:memory; README, Memory): no optimizing compiler,
-// a 1 MiB young generation and a 32 MiB old space keep a KP's own memory near 32 MiB through a
-// storm, for about 10% of throughput. They are fixed in the executable (NODE_OPTIONS does not
-// change them); max_held_keys keeps the keystore index inside that heap. A KP that needs more
-// runs dist/skip-server.js on Node with flags of its own.
-const EXEC_ARGV = ['--lite-mode', '--max-semi-space-size=1', '--max-old-space-size=32'];
+// V8 flags chosen by measurement (npm run bench:memory; README, Memory): a 1 MiB young
+// generation and a 32 MiB old space keep a KP's own memory near 40 MiB through a storm instead of
+// ~90, for about 5% of throughput (--lite-mode saved 5 MiB more but cost a third of it). They
+// are fixed in the executable (NODE_OPTIONS does not change them); max_held_keys keeps the
+// keystore index inside that heap. A KP that needs more runs dist/skip-server.js on Node with
+// flags of its own.
+const EXEC_ARGV = ['--max-semi-space-size=1', '--max-old-space-size=32'];
 const seaConfig = 'dist/sea-config.json';
 writeFileSync(
   seaConfig,

@@ -200,11 +200,7 @@ describe('skip-server command line (bundle)', () => {
     // The executables carry their V8 memory flags (build/build-exe.mjs); the log says so.
     const runtime = (await kp.waitFor('started')).runtime as { execArgv: string[]; heapLimitMiB: number };
     if (process.env.SKIP_TEST_EXE) {
-      assert.deepEqual(runtime.execArgv, [
-        '--lite-mode',
-        '--max-semi-space-size=1',
-        '--max-old-space-size=32',
-      ]);
+      assert.deepEqual(runtime.execArgv, ['--max-semi-space-size=1', '--max-old-space-size=32']);
       assert.ok(runtime.heapLimitMiB < 64, `heap limit ${runtime.heapLimitMiB} MiB`);
     }
     const warn = await kp.waitFor('master key read from the environment');
