@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Add a TLS-PSK identity for an encryptor (router), with the reference Key Provider's flags.
 # Unlike the reference, it appends to the file (refusing an identity already there) instead of
-# overwriting it, and creates the file with mode 0600.
+# overwriting it, creates the file with mode 0600, and keeps an existing file's owner, group and
+# group bits (removing only access for others).
 set -euo pipefail
 
 usage() {
@@ -53,8 +54,12 @@ if [[ -e "$file" ]]; then
   done <"$file"
 fi
 umask 077
+existed=0
+[[ -e "$file" ]] && existed=1
 key="$(openssl rand -hex "$bytes")"
 printf '%s:%s\n' "$identity" "$key" >>"$file"
-chmod 600 "$file"
-echo "added '$identity' to $file (mode 0600)"
+# A new file is 0600; an existing one keeps its owner, group and group bits (the systemd layout
+# makes it readable by the service's group) and loses any access for others.
+if [[ $existed -eq 1 ]]; then chmod o-rwx "$file"; else chmod 600 "$file"; fi
+echo "added '$identity' to $file (mode $(stat -c %a "$file"))"
 echo "router: psk id $identity key hex $key"

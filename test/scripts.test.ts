@@ -1,7 +1,7 @@
 // Operator scripts with the reference Key Provider's flags, and `skip-server psk add`.
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parsePskFile } from '../src/tls/psk.js';
@@ -123,6 +123,34 @@ describe('operator scripts', () => {
     assert.match(bad.stderr, /bad\.txt:1: expected "identity:hexkey"/);
     assert.equal((await runCli(['psk', 'add', '--file', file])).code, 2);
     assert.equal((await runCli(['psk', 'add', '--file', file, '--identity', 'x', '--bytes', '8'])).code, 3);
-    assert.equal(mode(file), 0o600);
+    // The file was 0644: others lose access, the owner and group keep theirs.
+    assert.equal(mode(file), 0o640);
+    const fresh = join(dir, 'new.txt');
+    assert.equal((await runCli(['psk', 'add', '--file', fresh, '--identity', 'router1'])).code, 0);
+    assert.equal(mode(fresh), 0o600);
+  });
+
+  it("keeps a group-readable PSK file readable by the service's group after psk add and create_psk.sh (systemd layout)", async (t) => {
+    if (process.getuid?.() !== 0) return t.skip('needs root to set the group and read as another user');
+    const dir = tempDir(t);
+    chmodSync(dir, 0o755);
+    const file = join(dir, 'psk.txt');
+    writeFileSync(file, '# routers\n');
+    // As the README's systemd steps leave it: root:<service group> 0640. nogroup stands in for it.
+    chownSync(file, 0, 65534);
+    chmodSync(file, 0o640);
+    const readableByService = (): boolean =>
+      spawnSync(process.execPath, ['-e', `require('fs').readFileSync(${JSON.stringify(file)})`], {
+        uid: 65534,
+        gid: 65534,
+      }).status === 0;
+    assert.ok(readableByService(), 'set-up: the service user cannot read the file');
+    assert.equal((await runCli(['psk', 'add', '--file', file, '--identity', 'router1'])).code, 0);
+    assert.equal(sh('create_psk.sh', ['-i', 'router2', '-f', file]).status, 0);
+    const st = statSync(file);
+    assert.equal(st.mode & 0o777, 0o640);
+    assert.equal(st.gid, 65534);
+    assert.ok(readableByService(), 'after adding routers the service user cannot read the PSK file');
+    assert.deepEqual([...parsePskFile(readFileSync(file), file).keys()], ['router1', 'router2']);
   });
 });

@@ -1,9 +1,19 @@
 // `skip-server psk add`: a new encryptor identity in the PSK file without OpenSSL. Appends
-// (creating the file with mode 0600), refuses an identity already there or a file that does not
+// (creating the file with mode 0600; an existing file keeps its owner, group and group bits and
+// loses any access for others), refuses an identity already there or a file that does not
 // parse, and returns the key as hex once, for the router's `psk id ... key hex ...` line.
 
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fchmodSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fchmodSync,
+  fstatSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  writeSync,
+} from 'node:fs';
 import { ConfigError, errorCode, errorMessage } from '../errors.js';
 import { MAX_IDENTITY_BYTES, MAX_PSK_BYTES, MIN_PSK_BYTES, parsePskFile } from './psk.js';
 
@@ -21,11 +31,13 @@ export function addPsk(file: string, identity: string, bytes: number): string {
     throw new ConfigError([`--bytes must be ${MIN_PSK_BYTES} to ${MAX_PSK_BYTES}`]);
   }
   let existing = Buffer.alloc(0);
+  let fresh = false;
   try {
     existing = readFileSync(file);
   } catch (e) {
     if (errorCode(e) !== 'ENOENT')
       throw new ConfigError([`${file}: cannot read (${errorCode(e) ?? errorMessage(e)})`]);
+    fresh = true;
   }
   try {
     const table = parsePskFile(existing, file);
@@ -47,7 +59,11 @@ export function addPsk(file: string, identity: string, bytes: number): string {
   let fd: number | undefined;
   try {
     fd = openSync(file, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o600);
-    fchmodSync(fd, 0o600);
+    // A new file is 0600. An existing one keeps its owner, group and group bits (the systemd
+    // layout makes it readable by the service's group); only access for others is removed.
+    const mode = fstatSync(fd).mode & 0o777;
+    const wanted = fresh ? 0o600 : mode & 0o770;
+    if (mode !== wanted) fchmodSync(fd, wanted);
     writeSync(fd, line);
     fsyncSync(fd);
     return key.toString('hex');
