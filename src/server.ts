@@ -133,7 +133,13 @@ export async function startServer(config: Config, opts: StartOptions): Promise<R
   const admin =
     config.admin_port === undefined
       ? undefined
-      : createAdmin({ metrics, store, remotes, listeners: { encryptor: enc.server, peer: peerServer } });
+      : createAdmin({
+          metrics,
+          store,
+          remotes,
+          listeners: { encryptor: enc.server, peer: peerServer },
+          ...(peerClient && { probe: (r) => peerClient.probe(r) }),
+        });
 
   const servers = [peerServer, enc.server, ...(admin ? [admin] : [])];
   const closeAll = async (): Promise<void> => {

@@ -37,8 +37,12 @@ describe('admin listener', () => {
   let bobFiles: KpFiles;
   let alice: RunningServer;
   let bob: RunningServer | undefined;
-  const start = (f: KpFiles) =>
-    startServer(loadConfig(f.config), { log: memoryLogger(), masterKey: masterKeyFromEnv({ ...f.env }) });
+  let bobLog = memoryLogger();
+  const start = (f: KpFiles) => {
+    const log = memoryLogger();
+    if (f === bobFiles) bobLog = log;
+    return startServer(loadConfig(f.config), { log, masterKey: masterKeyFromEnv({ ...f.env }) });
+  };
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'skip-admin-'));
@@ -73,6 +77,14 @@ describe('admin listener', () => {
       keystore: 'writable',
       peers: { bob: 'reachable' },
     });
+    // The probe is a whole mutual-TLS handshake closed cleanly: the peer logs no warning for it
+    // (a bare TCP connect made it log a refused handshake per probe).
+    for (let i = 0; i < 3; i++) assert.equal((await adminGet(alice.admin!.port, '/healthz')).status, 200);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(
+      bobLog.lines.filter((l) => l.level === 'warn' || l.level === 'error'),
+      [],
+    );
     await bob!.close();
     bob = undefined;
     const down = await adminGet(alice.admin!.port, '/healthz');

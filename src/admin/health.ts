@@ -1,10 +1,11 @@
-// The admin listener's wiring: /healthz (listeners up, keystore writable, peers reachable) and
+// The admin listener's wiring: /healthz (listeners up, keystore writable, each peer's mutual TLS
+// completes) and
 // the gauges of /metrics that are read from the running parts.
 
 import type { Server as HttpServer } from 'node:http';
 import { connect } from 'node:net';
 import type { KeyStore } from '../keystore/types.js';
-import type { RemoteDirectory } from '../skip/remote-ids.js';
+import type { RemoteDirectory, ResolvedRemote } from '../skip/remote-ids.js';
 import type { Metrics } from './metrics.js';
 import { createAdminServer, type Health } from './server.js';
 
@@ -13,6 +14,9 @@ export interface AdminParts {
   store: KeyStore;
   remotes: RemoteDirectory;
   listeners: Record<string, HttpServer>;
+  /** A peer's status: 'reachable', or why not (the peer client's mutual-TLS probe). Without
+   * it (tests with an injected agreement) a TCP connect is tried. */
+  probe?: (remote: ResolvedRemote) => Promise<string>;
 }
 
 function reachable(host: string, port: number, timeoutMs = 1_000): Promise<boolean> {
@@ -65,11 +69,14 @@ export function createAdmin(parts: AdminParts): HttpServer {
     }
     const peers = Object.fromEntries(
       await Promise.all(
-        parts.remotes
-          .concrete()
-          .map(
-            async (r) => [r.id, (await reachable(r.ip, r.mtlsPort)) ? 'reachable' : 'unreachable'] as const,
-          ),
+        parts.remotes.concrete().map(async (r) => {
+          const status = parts.probe
+            ? await parts.probe(r)
+            : (await reachable(r.ip, r.mtlsPort))
+              ? 'reachable'
+              : 'unreachable';
+          return [r.id, status] as const;
+        }),
       ),
     );
     const ok =

@@ -4,7 +4,12 @@
 
 import { request, Agent } from 'node:https';
 import { isIP } from 'node:net';
-import { checkServerIdentity, type PeerCertificate } from 'node:tls';
+import {
+  checkServerIdentity,
+  connect as tlsConnect,
+  type ConnectionOptions,
+  type PeerCertificate,
+} from 'node:tls';
 import { errorCode, errorMessage } from '../errors.js';
 import { loadPublicKey } from '../kem/keys.js';
 import type { KemBackend, PreparedPublic } from '../kem/mlkem.js';
@@ -113,30 +118,73 @@ export class PeerClient implements KeyAgreement {
     return key;
   }
 
+  /** The mutual-TLS options towards `remote`, for the agent and for health probes. */
+  private tlsOptions(remote: ResolvedRemote): ConnectionOptions {
+    const { cert, key, ca } = this.o.material;
+    return {
+      cert,
+      key,
+      ca,
+      minVersion: 'TLSv1.2',
+      ciphers: PEER_SUITES.join(':'),
+      // The peer's certificate must name the configured address, or one of the identities
+      // allowed for this peer (its id by default).
+      checkServerIdentity: (host: string, peerCert: PeerCertificate) =>
+        certMatches(peerCert, remote.clientIdentities) ? undefined : checkServerIdentity(host, peerCert),
+    };
+  }
+
   private agent(remote: ResolvedRemote): Agent {
     const name = agentName(remote);
     let agent = this.agents.get(name);
     if (!agent) {
-      const { cert, key, ca } = this.o.material;
       agent = new Agent({
         keepAlive: true,
         maxSockets: this.o.maxSockets ?? MAX_SOCKETS,
         maxFreeSockets: this.o.maxSockets ?? MAX_SOCKETS,
         // Close idle sockets before the peer does (its keep-alive timeout is 5 s).
         timeout: 4_000,
-        cert,
-        key,
-        ca,
-        minVersion: 'TLSv1.2',
-        ciphers: PEER_SUITES.join(':'),
-        // The peer's certificate must name the configured address, or one of the identities
-        // allowed for this peer (its id by default).
-        checkServerIdentity: (host: string, peerCert: PeerCertificate) =>
-          certMatches(peerCert, remote.clientIdentities) ? undefined : checkServerIdentity(host, peerCert),
+        ...this.tlsOptions(remote),
       });
       this.agents.set(name, agent);
     }
     return agent;
+  }
+
+  /**
+   * Health probe: a whole mutual-TLS handshake with `remote`, then a clean close (close_notify),
+   * so certificate problems show here, and the peer logs nothing (a bare TCP connect made it
+   * log a refused handshake per probe). Resolves 'reachable' or what went wrong.
+   */
+  probe(remote: ResolvedRemote, timeoutMs = 2_000): Promise<string> {
+    return new Promise((resolve) => {
+      const s = tlsConnect({
+        host: remote.ip,
+        port: remote.mtlsPort,
+        ...(isIP(remote.ip) === 0 && { servername: remote.ip }),
+        ...this.tlsOptions(remote),
+      });
+      const done = (status: string): void => {
+        clearTimeout(timer);
+        resolve(status);
+      };
+      const timer = setTimeout(() => {
+        s.destroy();
+        done('unreachable: no answer in time');
+      }, timeoutMs);
+      s.once('secureConnect', () => {
+        s.end();
+        done('reachable');
+      });
+      s.once('error', (e) => {
+        const code = errorCode(e);
+        done(
+          code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH'
+            ? 'unreachable'
+            : `tls refused: ${code ?? errorMessage(e)}`,
+        );
+      });
+    });
   }
 
   private post(remote: ResolvedRemote, body: string, retried = false): Promise<void> {
