@@ -303,6 +303,16 @@ export function parseConfig(text: string, file: string, source = resolve(file)):
       } else if (`${r.ip}${r.pubkey_path}`.includes('{id}')) {
         problems.push(`${file}: "${name}" uses {id} but its id is not a pattern`);
       }
+      // A peer on this host at this KP's own peer port is this KP itself: it would dial itself
+      // and get a baffling 403 (a peer's mtls_port defaults to this KP's).
+      const port = r.mtls_port ?? c.mtls_port;
+      const local = r.ip === c.host || /^(127\.|::1$|localhost$)/.test(r.ip ?? '');
+      if (local && port !== 0 && port === c.mtls_port) {
+        problems.push(
+          `${file}: "${name}" (${r.id}) would be dialled at ${r.ip}:${port}, this KP's own peer port; ` +
+            `set "${name}.mtls_port" to the peer's port${r.mtls_port === undefined ? " (it defaults to this KP's mtls_port)" : ''}`,
+        );
+      }
       const dup = c.remoteSystems.findIndex((o) => o.id === r.id);
       if (dup < i) problems.push(`${file}: "${name}.id" repeats remoteSystems[${dup}].id "${r.id}"`);
     });

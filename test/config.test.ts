@@ -220,6 +220,16 @@ describe('config', () => {
     assert.equal(cgroupMemoryLimit(files({})), undefined);
   });
 
+  it('refuses a peer that would be this KP itself (same host, its own peer port)', () => {
+    const self = REFERENCE.replace('ip: "172.31.255.2"', 'ip: "127.0.0.1"');
+    assert.match(
+      problems(self).join(),
+      /"remoteSystems\[0\]" \(skip2\.cml\.lab\) would be dialled at 127\.0\.0\.1:8443, this KP's own peer port; set "remoteSystems\[0\]\.mtls_port" to the peer's port \(it defaults to this KP's mtls_port\)/,
+    );
+    const fixed = self.replace('    ip: "127.0.0.1"', '    ip: "127.0.0.1"\n    mtls_port: 9443');
+    assert.equal(parseConfig(fixed, 'skip.yaml').remoteSystems[0]!.mtls_port, 9443);
+  });
+
   it('suggests only close keys', () => {
     assert.equal(suggest('prot', ['port', 'host']), 'port');
     assert.equal(suggest('completely_different', ['port', 'host']), undefined);
