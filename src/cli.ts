@@ -301,6 +301,7 @@ async function keystoreStats(config: Config, out: Out): Promise<number> {
 }
 
 async function checkConfig(config: Config, kem: KemBackend, out: Out): Promise<number> {
+  // Every check first (the master key against the keystore included); "OK" only after all.
   const tls = loadTlsMaterial(config);
   loadPrivateKey(config.kem_priv_key_path, kem, config.kem_pub_key_path).wipe();
   for (const r of config.remoteSystems)
@@ -308,14 +309,7 @@ async function checkConfig(config: Config, kem: KemBackend, out: Out): Promise<n
   const psk = config.use_psk ? readPskFile(config.psk_file!) : undefined;
   const identities = psk?.size;
   for (const k of psk?.values() ?? []) k.fill(0);
-  out(`${config.source}: OK\n`);
-  out(`  localSystemID   ${config.localSystemID}\n`);
-  out(`  remoteSystems   ${config.remoteSystems.map((r) => r.id).join(', ')}\n`);
-  out(
-    `  encryptors      ${config.host}:${config.port} ${psk ? `TLS-PSK, ${identities} identities` : 'certificates'}\n`,
-  );
-  out(`  certificate     CN=${tls.subject}, valid until ${tls.notAfter}\n`);
-  out(`  ML-KEM-1024     key pair OK (${kem.name} backend); peer public keys OK\n`);
+  let keystore: string;
   const master = masterKeyFromEnv();
   try {
     const { store } = await FileKeyStore.open({
@@ -325,12 +319,28 @@ async function checkConfig(config: Config, kem: KemBackend, out: Out): Promise<n
       readOnly: true,
     });
     await store.close();
-    out(`  keystore        ${config.keystore_path}: master key OK\n`);
+    keystore = 'master key OK';
   } catch (e) {
     if (!(e instanceof ConfigError && /no keystore there/.test(e.message))) throw e;
-    out(`  keystore        ${config.keystore_path}: will be created at first start\n`);
+    keystore = 'will be created at first start';
   } finally {
     wipeMasterKey(master);
   }
+  const warnings = [
+    ...tls.warnings,
+    ...exposedSecretFiles(config, process.env.KEYSTORE_MASTER_KEY_FILE).map(
+      (f) => `${f.file}: ${f.what} is mode ${f.mode}, readable or writable by others (chmod o-rwx)`,
+    ),
+  ];
+  out(`${config.source}: OK${warnings.length > 0 ? `, with ${warnings.length} warning(s)` : ''}\n`);
+  out(`  localSystemID   ${config.localSystemID}\n`);
+  out(`  remoteSystems   ${config.remoteSystems.map((r) => r.id).join(', ')}\n`);
+  out(
+    `  encryptors      ${config.host}:${config.port} ${psk ? `TLS-PSK, ${identities} identities` : 'certificates'}\n`,
+  );
+  out(`  certificate     CN=${tls.subject}, valid until ${tls.notAfter}\n`);
+  out(`  ML-KEM-1024     key pair OK (${kem.name} backend); peer public keys OK\n`);
+  out(`  keystore        ${config.keystore_path}: ${keystore}\n`);
+  for (const w of warnings) out(`  warning         ${w}\n`);
   return EXIT.ok;
 }

@@ -2,6 +2,7 @@
 // it), plus `host`. Every problem names the file, the line, the key and why; all are reported at once.
 
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, visit, type Node } from 'yaml';
 import { ConfigError, errorCode, errorMessage } from './errors.js';
@@ -302,6 +303,13 @@ export function parseConfig(text: string, file: string, source = resolve(file)):
         }
       } else if (`${r.ip}${r.pubkey_path}`.includes('{id}')) {
         problems.push(`${file}: "${name}" uses {id} but its id is not a pattern`);
+      }
+      if (typeof r.ip === 'string' && r.ip.includes(':') && isIP(r.ip) !== 6) {
+        const port = /:(\d+)$/.exec(r.ip)?.[1];
+        problems.push(
+          `${file}: "${name}.ip" is "${r.ip}": an address or host name only` +
+            (port ? `; put the port in "${name}.mtls_port: ${port}"` : ''),
+        );
       }
       // A peer on this host at this KP's own peer port is this KP itself: it would dial itself
       // and get a baffling 403 (a peer's mtls_port defaults to this KP's).

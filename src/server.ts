@@ -183,6 +183,7 @@ export async function startServer(config: Config, opts: StartOptions): Promise<R
       identityRequestBurst: config.identity_request_burst,
     },
   });
+  for (const problem of material.warnings) log.warn('certificate warning', { problem });
   if (adminPort !== undefined && !/^(127\.|::1$|localhost$)/.test(config.admin_host)) {
     log.warn('admin listener not on loopback', {
       host: config.admin_host,

@@ -163,6 +163,39 @@ describe('skip-server command line (bundle)', () => {
     assert.equal(none.code, 3);
   });
 
+  it('check-config refuses an expired certificate or one not issued by cafile, naming the file and why', async (t) => {
+    const dir = tempDir(t);
+    const pki = makePki(dir);
+    const files = writeKpFiles(dir, pki, { name: 'alice', peers: [{ id: 'bob' }] });
+    writeKpFiles(dir, pki, { name: 'bob', peers: [{ id: 'alice' }] });
+    const text = readFileSync(files.config, 'utf8');
+    const good = pki.leaf('alice');
+    const expired = pki.leaf('old-alice', 'DNS:alice', '/CN=alice', 0);
+    mkdirSync(join(dir, 'other'));
+    const foreign = makePki(join(dir, 'other'), 'other CA').leaf('alice');
+    const soon = pki.leaf('soon-alice', 'DNS:alice', '/CN=alice', 10);
+    await new Promise((r) => setTimeout(r, 1_100)); // the days-0 certificate is now past its end
+    const withCert = (leaf: { cert: string; key: string }): string => {
+      const f = join(dir, `${leaf.cert.replace(/\W/g, '_')}.yaml`);
+      writeFileSync(f, text.replace(good.cert, leaf.cert).replace(good.key, leaf.key));
+      return f;
+    };
+    const old = await runCli(['check-config', '--config', withCert(expired)], { env: files.env });
+    assert.equal(old.code, 3);
+    assert.match(old.stderr, /old-alice\.pem: certificate expired on /);
+    assert.doesNotMatch(old.stdout, /OK/);
+    const other = await runCli(['check-config', '--config', withCert(foreign)], { env: files.env });
+    assert.equal(other.code, 3);
+    assert.match(
+      other.stderr,
+      /alice\.pem: certificate is not signed by a certificate in .*ca\.pem; peers will refuse it/,
+    );
+    const warn = await runCli(['check-config', '--config', withCert(soon)], { env: files.env });
+    assert.equal(warn.code, 0, warn.stderr);
+    assert.match(warn.stdout, /OK, with 1 warning\(s\)/);
+    assert.match(warn.stdout, /warning {9}.*soon-alice\.pem: certificate expires on .*, in \d+ days/);
+  });
+
   it('check-config and keystore stats check the master key against the keystore, read-only', async (t) => {
     const dir = tempDir(t);
     const pki = makePki(dir);
@@ -177,6 +210,7 @@ describe('skip-server command line (bundle)', () => {
     const wrong = { KEYSTORE_MASTER_KEY: 'ab'.repeat(32) };
     const bad = await runCli(['check-config', '--config', files.config], { env: wrong });
     assert.equal(bad.code, 3);
+    assert.doesNotMatch(bad.stdout, /OK/, 'OK printed before the wrong master key was found');
     assert.match(bad.stderr, /alice-keystore\.db: wrong master key for this keystore/);
     const stats = await runCli(['keystore', 'stats', '--config', files.config], { env: files.env });
     assert.equal(stats.code, 0, stats.stderr);

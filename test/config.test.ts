@@ -230,6 +230,18 @@ describe('config', () => {
     assert.equal(parseConfig(fixed, 'skip.yaml').remoteSystems[0]!.mtls_port, 9443);
   });
 
+  it('refuses a port written into a peer ip, saying where it goes', () => {
+    const bad = REFERENCE.replace('ip: "172.31.255.2"', 'ip: "10.0.0.2:9443"');
+    assert.match(
+      problems(bad).join(),
+      /"remoteSystems\[0\]\.ip" is "10\.0\.0\.2:9443": an address or host name only; put the port in "remoteSystems\[0\]\.mtls_port: 9443"/,
+    );
+    assert.equal(
+      parseConfig(REFERENCE.replace('172.31.255.2', 'fd00::2'), 'skip.yaml').remoteSystems[0]!.ip,
+      'fd00::2',
+    );
+  });
+
   it('suggests only close keys', () => {
     assert.equal(suggest('prot', ['port', 'host']), 'port');
     assert.equal(suggest('completely_different', ['port', 'host']), undefined);

@@ -13,7 +13,7 @@ export interface Pki {
   ca: string;
   caKey: string;
   /** A leaf for `name`; `sans` '' makes one without subjectAltName, `subject` overrides /CN=name. */
-  leaf(name: string, sans?: string, subject?: string): Leaf;
+  leaf(name: string, sans?: string, subject?: string, days?: number): Leaf;
 }
 
 const openssl = (args: string[], cwd: string): void => {
@@ -24,12 +24,16 @@ export function makePki(dir: string, caName = 'skip test CA'): Pki {
   const ca = join(dir, 'ca.pem');
   const caKey = join(dir, 'ca.key');
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
-  openssl(['req', '-x509', ...ec, '-keyout', caKey, '-out', ca, '-days', '2', '-subj', `/CN=${caName}`], dir);
+  openssl(
+    ['req', '-x509', ...ec, '-keyout', caKey, '-out', ca, '-days', '90', '-subj', `/CN=${caName}`],
+    dir,
+  );
   return {
     dir,
     ca,
     caKey,
-    leaf(name, sans = `DNS:${name},DNS:localhost,IP:127.0.0.1,IP:::1`, subject = `/CN=${name}`) {
+    // 60 days: beyond the start-up warning for certificates that expire within 30. days 0: expired.
+    leaf(name, sans = `DNS:${name},DNS:localhost,IP:127.0.0.1,IP:::1`, subject = `/CN=${name}`, days = 60) {
       const key = join(dir, `${name}.key`);
       const cert = join(dir, `${name}.pem`);
       const csr = join(dir, `${name}.csr`);
@@ -52,7 +56,7 @@ export function makePki(dir: string, caName = 'skip test CA'): Pki {
           '-out',
           cert,
           '-days',
-          '2',
+          String(days),
           '-extfile',
           ext,
         ],
