@@ -13,8 +13,10 @@ describe('skip-server init', () => {
   it('writes a working KP pair once the next steps are followed, and never replaces a file', async (t) => {
     const dir = tempDir(t);
     const [a, b] = [join(dir, 'skip1'), join(dir, 'skip2')];
-    const ra = await runCli(['init', '--dir', a, '--id', 'skip1.lab', '--peer', 'skip2.lab=127.0.0.1']);
-    const rb = await runCli(['init', '--dir', b, '--id', 'skip2.lab', '--peer', 'skip1.lab=127.0.0.1']);
+    // Two hosts' layouts (addresses from TEST-NET-1; nothing is sent): a peer on this host's own
+    // peer port would be this KP itself, which check-config refuses.
+    const ra = await runCli(['init', '--dir', a, '--id', 'skip1.lab', '--peer', 'skip2.lab=192.0.2.2']);
+    const rb = await runCli(['init', '--dir', b, '--id', 'skip2.lab', '--peer', 'skip1.lab=192.0.2.1']);
     assert.equal(ra.code, 0, ra.stderr);
     assert.equal(rb.code, 0, rb.stderr);
     assert.match(ra.stdout, /psk id skip1\.lab key hex [0-9a-f]{96}\n/);
@@ -23,7 +25,7 @@ describe('skip-server init', () => {
     const cfg = loadConfig(join(a, 'skip.yaml'));
     assert.deepEqual(
       cfg.remoteSystems.map((r) => [r.id, r.ip]),
-      [['skip2.lab', '127.0.0.1']],
+      [['skip2.lab', '192.0.2.2']],
     );
     assert.equal(cfg.port, 443);
 
