@@ -142,6 +142,14 @@ describe('encryptor API over TLS-PSK (bundle + openssl s_client)', () => {
     const b = await alert('no-such-router', files.encryptor.key);
     assert.equal(b, a);
     await kp.waitFor('tls handshake refused', (l) => l.identity === 'no-such-router');
+    // The log says it in words, with the OpenSSL code beside them.
+    const wrongKey = await kp.waitFor('tls handshake refused', (l) => l.identity === undefined);
+    assert.equal(
+      wrongKey.reason,
+      'wrong PSK (or a damaged handshake)',
+      JSON.stringify(kp.logs.filter((l) => l.event === 'tls handshake refused')),
+    );
+    assert.match(String(wrongKey.code), /^ERR_SSL_/);
   });
 
   const refused = async (args: string[]): Promise<string> => {

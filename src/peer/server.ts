@@ -4,7 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { TLSSocket } from 'node:tls';
-import { errorCode, errorMessage } from '../errors.js';
+import { errorMessage } from '../errors.js';
 import { admission, type AdmissionState } from '../http/admission.js';
 import { errorReply, send, type Reply } from '../http/respond.js';
 import { HttpError } from '../errors.js';
@@ -15,6 +15,7 @@ import { clip, type Logger } from '../log.js';
 import type { RemoteDirectory } from '../skip/remote-ids.js';
 import type { TlsMaterial } from '../tls/files.js';
 import { identitiesMatch, socketIdentities } from '../tls/identity.js';
+import { handshakeReason } from '../tls/handshake-reasons.js';
 import { applyLimits, closeFailedHandshakes, limitOptions, type Limits } from '../tls/listeners.js';
 import {
   EXCHANGE_PATH,
@@ -65,10 +66,7 @@ export function createPeerServer(deps: PeerServerDeps): Server {
   });
   applyLimits(server, limits);
   closeFailedHandshakes(server, (err, socket) => {
-    log.warn('peer tls handshake refused', {
-      peer: socket.remoteAddress,
-      reason: errorCode(err) ?? err.message,
-    });
+    log.warn('peer tls handshake refused', { peer: socket.remoteAddress, ...handshakeReason(err) });
   });
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const started = performance.now();

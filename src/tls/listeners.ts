@@ -12,6 +12,7 @@ import type { TLSSocket } from 'node:tls';
 import { errorCode } from '../errors.js';
 import { clip, type Logger } from '../log.js';
 import type { TlsMaterial } from './files.js';
+import { handshakeReason } from './handshake-reasons.js';
 import { socketIdentities } from './identity.js';
 import type { PskTable } from './psk.js';
 
@@ -136,7 +137,7 @@ export function createEncryptorServer(
     log.warn('tls handshake refused', {
       peer: socket.remoteAddress,
       ...(unknown === undefined
-        ? { reason: errorCode(err) ?? err.message }
+        ? handshakeReason(err)
         : { reason: 'unknown PSK identity', identity: clip(unknown, 128) }),
     });
   });
