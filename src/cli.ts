@@ -3,6 +3,7 @@
 
 import { parseArgs } from 'node:util';
 import { loadConfig, type Config } from './config.js';
+import { statSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { masterKeyFromEnv, newMasterKeyHex, wipeMasterKey } from './keystore/master-key.js';
@@ -13,7 +14,7 @@ import { exposedSecretFiles } from './secret-files.js';
 import { startServer } from './server.js';
 import { ListenError } from './http/listen.js';
 import { loadTlsMaterial } from './tls/files.js';
-import { readPskFile } from './tls/psk.js';
+import { MAX_PSK_BYTES, MIN_PSK_BYTES, readPskFile } from './tls/psk.js';
 import { addPsk } from './tls/psk-add.js';
 import { initKp } from './init.js';
 import { VERSION } from './version.js';
@@ -127,8 +128,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     return EXIT.usage;
   }
   const { values, positionals } = parsed;
-  if (values.help) return (io.out(HELP), EXIT.ok);
-  if (values.version) return (io.out(`${VERSION}\n`), EXIT.ok);
+  if (values.help || (positionals[0] === 'help' && positionals.length === 1)) return (io.out(HELP), EXIT.ok);
+  if (values.version || (positionals[0] === 'version' && positionals.length === 1))
+    return (io.out(`${VERSION}\n`), EXIT.ok);
   const two = `${positionals[0] ?? ''} ${positionals[1] ?? ''}`;
   const command = two === 'keystore stats' || two === 'psk add' ? two : (positionals[0] ?? 'serve');
   if (command.includes(' ')) positionals.splice(0, 2, command);
@@ -153,6 +155,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     'psk add',
     'init',
   ];
+  if (command === 'keystore' || command === 'psk')
+    return usage(`"${command}" needs a subcommand: ${command === 'keystore' ? 'keystore stats' : 'psk add'}`);
   if (!commands.includes(command)) return usage(`unknown command "${command}"`);
   if (command === 'master-key') return (io.out(`${newMasterKeyHex()}\n`), EXIT.ok);
   if (command === 'init') {
@@ -178,10 +182,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       return usage('psk add needs --file FILE and --identity ID');
     const bytes =
       values.bytes === undefined ? 48 : /^[0-9]{1,3}$/.test(values.bytes) ? Number(values.bytes) : NaN;
+    if (!(bytes >= MIN_PSK_BYTES && bytes <= MAX_PSK_BYTES))
+      return usage(`--bytes must be a number from ${MIN_PSK_BYTES} to ${MAX_PSK_BYTES}`);
     try {
       const hex = addPsk(values.file, values.identity, bytes);
+      const mode = (statSync(values.file).mode & 0o777).toString(8).padStart(4, '0');
       io.out(
-        `added "${values.identity}" to ${values.file} (mode 0600); SIGHUP a running skip-server to load it\n`,
+        `added "${values.identity}" to ${values.file} (mode ${mode}); SIGHUP a running skip-server to load it\n`,
       );
       io.out(`router: psk id ${values.identity} key hex ${hex}\n`);
       return EXIT.ok;

@@ -35,6 +35,23 @@ describe('skip-server command line (bundle)', () => {
     assert.equal(at, -1, `non-ASCII byte at offset ${at}`);
   });
 
+  it('answers help and version as commands, and names the subcommand a bare keystore or psk needs', async () => {
+    const help = await runCli(['help']);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /Usage:/);
+    const version = await runCli(['version']);
+    assert.equal(version.code, 0);
+    assert.match(version.stdout, /^\d+\.\d+\.\d+\n$/);
+    for (const [cmd, sub] of [
+      ['keystore', 'keystore stats'],
+      ['psk', 'psk add'],
+    ]) {
+      const r = await runCli([cmd!]);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, new RegExp(`"${cmd}" needs a subcommand: ${sub}`));
+    }
+  });
+
   it('exits 2 on bad usage', async () => {
     for (const args of [
       ['frobnicate'],
