@@ -23,10 +23,16 @@ runCli(process.argv.slice(2), {
     const stop = (signal: string): void => {
       if (stopping) return;
       stopping = true;
-      err(`skip-server: ${signal}, stopping\n`);
+      running.log.info('stopping', { signal });
       running.close().then(
-        () => process.exit(EXIT.ok),
-        () => process.exit(EXIT.runtime),
+        () => {
+          running.log.info('stopped', { signal });
+          process.exit(EXIT.ok);
+        },
+        (e: unknown) => {
+          running.log.error('stop failed', { signal, error: errorMessage(e) });
+          process.exit(EXIT.runtime);
+        },
       );
     };
     process.on('SIGTERM', () => stop('SIGTERM'));

@@ -53,6 +53,8 @@ export interface RunningServer {
    */
   reload(): boolean;
   close(): Promise<void>;
+  /** The server's logger, for the lines about its own life (stopping, stopped). */
+  readonly log: Logger;
 }
 
 const TLS13_PSK_NOTE =
@@ -195,8 +197,14 @@ export async function startServer(config: Config, opts: StartOptions): Promise<R
     encryptor: { host: config.host, port },
     peer: { host: config.host, port: peerPort },
     ...(adminPort !== undefined && { admin: { host: config.admin_host, port: adminPort } }),
+    log,
     reload() {
-      peerClient?.reload();
+      if (peerClient) {
+        peerClient.reload();
+        log.info('peer keys reloaded', {
+          note: "each peer's ML-KEM public key is read again at its next exchange",
+        });
+      }
       if (!psk) return true;
       try {
         log.info('psk reloaded', { identities: psk.reload() });

@@ -153,6 +153,7 @@ describe('skip-server command line (bundle)', () => {
     appendFileSync(files.pskFile, `${newcomer.identity}:${newcomer.key}\n`);
     kp.proc.kill('SIGHUP');
     await kp.waitFor('psk reloaded', (l) => l.identities === 2);
+    await kp.waitFor('peer keys reloaded');
     assert.equal((await pskGet(kp.port, '/capabilities', newcomer)).status, 200);
     assert.match(await ask(), /^HTTP\/1\.1 200/, 'the held connection was dropped');
 
@@ -161,6 +162,12 @@ describe('skip-server command line (bundle)', () => {
     const failed = await kp.waitFor('psk reload failed');
     assert.deepEqual(failed.problems, [`${files.pskFile}:1: expected "identity:hexkey"`]);
     assert.equal((await pskGet(kp.port, '/capabilities', newcomer)).status, 200, 'old table must stay');
+    // Stopping is logged as JSON lines like everything else, not plain text on stderr.
+    assert.equal(await kp.stop(), 0);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.ok(kp.logs.some((l) => l.event === 'stopping' && l.signal === 'SIGTERM'));
+    assert.ok(kp.logs.some((l) => l.event === 'stopped'));
+    assert.doesNotMatch(kp.stderr(), /stopping/);
     assert.ok(!JSON.stringify(kp.logs).includes(newcomer.key));
   });
 
