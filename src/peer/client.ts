@@ -176,7 +176,8 @@ export class PeerClient implements KeyAgreement {
         s.end();
         done('reachable');
       });
-      s.once('error', (e) => {
+      // on, not once: an error after the first must not go unhandled (and crash the process).
+      s.on('error', (e) => {
         const code = errorCode(e);
         done(
           code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH'
