@@ -143,6 +143,8 @@ export async function runLab(o: LabOptions): Promise<number> {
   // In a single executable the program is the executable itself; otherwise node runs the bundle.
   const self = isSea() ? [] : [process.argv[1]!];
   const children: ChildProcess[] = [];
+  // The ports the KPs really listen on (a lab made earlier keeps its own, whatever --base-port).
+  const listening: Record<Name, number> = { alice: 0, bob: 0 };
   const started = NAMES.map(
     (name) =>
       new Promise<void>((ready, fail) => {
@@ -164,7 +166,10 @@ export async function runLab(o: LabOptions): Promise<number> {
             const line = buf.slice(0, nl);
             buf = buf.slice(nl + 1);
             o.out(`[${name}] ${line}\n`);
-            if (line.includes('"event":"started"')) ready();
+            if (line.includes('"event":"started"')) {
+              listening[name] = (JSON.parse(line) as { encryptor: { port: number } }).encryptor.port;
+              ready();
+            }
           }
         });
         child.stderr.on('data', (d: Buffer) => o.out(`[${name}] ${d.toString()}`));
@@ -180,20 +185,26 @@ export async function runLab(o: LabOptions): Promise<number> {
     stop();
     throw new ConfigError([errorMessage(e)]);
   }
-  o.out(instructions(resolve(o.dir), o.basePort));
+  if (listening.alice !== ports(o.basePort, 'alice').port) {
+    o.out(
+      `\nNote: ${resolve(o.dir)} was made earlier with other ports; --base-port ${o.basePort} is not used. ` +
+        'Remove the lab folder to make it again on new ports.\n',
+    );
+  }
+  o.out(instructions(resolve(o.dir), listening));
   await Promise.all(
     children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.on('exit', r)))),
   );
   return 0;
 }
 
-function instructions(dir: string, base: number): string {
+function instructions(dir: string, port: Record<Name, number>): string {
   const line = (name: Name, path: string): string =>
     `printf 'GET ${path} HTTP/1.1\\r\\nHost: ${name}\\r\\nConnection: close\\r\\n\\r\\n' | ` +
-    `openssl s_client -quiet -connect 127.0.0.1:${ports(base, name).port} -tls1_2 -cipher PSK-AES256-GCM-SHA384 ` +
+    `openssl s_client -quiet -connect 127.0.0.1:${port[name]} -tls1_2 -cipher PSK-AES256-GCM-SHA384 ` +
     `-psk_identity router-${name} -psk "$(grep -v '^#' ${dir}/${name}/psk.txt | cut -d: -f2)"`;
   return `
-skip-server lab is up: KP alice on 127.0.0.1:${ports(base, 'alice').port}, KP bob on 127.0.0.1:${ports(base, 'bob').port} (lab in ${dir}).
+skip-server lab is up: KP alice on 127.0.0.1:${port.alice}, KP bob on 127.0.0.1:${port.bob} (lab in ${dir}).
 Play encryptor alice (a new key shared with bob; note its keyId):
 
   ${line('alice', '/key?remoteSystemID=bob')}

@@ -8,7 +8,10 @@ import { describe, it } from 'node:test';
 import { skipServer } from './helpers/bundle.js';
 import { tempDir } from './helpers/tmp.js';
 
-function runLab(dir: string, base: number): Promise<{ lines: string[]; stop: () => Promise<number | null> }> {
+function runLab(
+  dir: string,
+  base: number,
+): Promise<{ lines: string[]; out: string; stop: () => Promise<number | null> }> {
   const [cmd, argv] = skipServer(['lab', '--dir', dir, '--base-port', String(base)]);
   const child = spawn(cmd, argv, {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -25,7 +28,7 @@ function runLab(dir: string, base: number): Promise<{ lines: string[]; stop: () 
       if (!out.includes('Ctrl-C stops both.')) return;
       clearTimeout(timer);
       const lines = out.split('\n').filter((l) => l.startsWith('  printf '));
-      resolve({ lines, stop: () => (child.kill('SIGINT'), exited) });
+      resolve({ lines, out, stop: () => (child.kill('SIGINT'), exited) });
     });
   });
 }
@@ -47,8 +50,14 @@ describe('skip-server lab', () => {
       assert.equal(await lab.stop(), 0);
     }
     const psk = readFileSync(join(dir, 'alice', 'psk.txt'), 'utf8');
-    const again = await runLab(dir, base);
-    assert.equal(await again.stop(), 0);
+    // Again with another --base-port: the lab keeps its ports, and the banner says the real ones.
+    const again = await runLab(dir, base + 7);
+    try {
+      assert.match(again.lines[0]!, new RegExp(`-connect 127\\.0\\.0\\.1:${base} `));
+      assert.match(again.out, new RegExp(`--base-port ${base + 7} is not used`));
+    } finally {
+      assert.equal(await again.stop(), 0);
+    }
     assert.equal(readFileSync(join(dir, 'alice', 'psk.txt'), 'utf8'), psk, 'second run must reuse the lab');
   });
 });
