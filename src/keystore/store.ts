@@ -26,6 +26,7 @@ import {
   openSlot,
   sealSlot,
   slotOffset,
+  type OpenedHeader,
   type StoreKeys,
 } from './slots.js';
 import { DuplicateKeyIdError, StoreFullError, type KeyStore, type TakeResult } from './types.js';
@@ -86,6 +87,9 @@ interface Entry {
 const ZERO_SLOT = Buffer.alloc(SLOT_BYTES);
 /** Slots read per I/O while scanning at open (512 KiB). */
 const SCAN_CHUNK = 1024;
+
+/** The keys derived from the master key, wiped once no store will use them. */
+const wipeKeys = (k: StoreKeys): void => void (k.slotKey.fill(0), k.spentKey.fill(0));
 
 export class FileKeyStore implements KeyStore {
   readonly kind = 'encrypted file';
@@ -160,6 +164,7 @@ export class FileKeyStore implements KeyStore {
         file = await fs.create(o.path, made.header, 0o600);
       } catch (e) {
         await spent?.close();
+        wipeKeys(made.keys);
         throw new ConfigError([
           `${o.path}: cannot create the keystore (${(e as NodeJS.ErrnoException).code ?? errorMessage(e)})`,
         ]);
@@ -167,8 +172,9 @@ export class FileKeyStore implements KeyStore {
       keys = made.keys;
       created = true;
     } else {
+      let opened: OpenedHeader | undefined;
       try {
-        const opened = openHeader(await file.read(0, HEADER_BYTES), o.master, o.path);
+        opened = openHeader(await file.read(0, HEADER_BYTES), o.master, o.path);
         keys = opened.keys;
         if (opened.upgraded && !o.readOnly) {
           spent = await SpentLog.create(fs, spentFile, keys, now);
@@ -183,6 +189,7 @@ export class FileKeyStore implements KeyStore {
       } catch (e) {
         await spent?.close();
         await file.close();
+        if (opened) wipeKeys(opened.keys);
         throw e;
       }
     }
@@ -192,6 +199,7 @@ export class FileKeyStore implements KeyStore {
       } catch (e) {
         await spent?.close();
         await file.close();
+        wipeKeys(keys);
         throw e;
       }
     }
@@ -383,8 +391,7 @@ export class FileKeyStore implements KeyStore {
     clearInterval(this.sweeper);
     await this.syncer.idle();
     await this.spent?.close();
-    this.keys.slotKey.fill(0);
-    this.keys.spentKey.fill(0);
+    wipeKeys(this.keys);
     await this.file.close();
     await this.lock?.release();
   }

@@ -11,6 +11,7 @@ import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { errorCode } from '../errors.js';
 import { clip, type Logger } from '../log.js';
+import { PROFILES } from '../memory-profile.js';
 import type { TlsMaterial } from './files.js';
 import { handshakeReason } from './handshake-reasons.js';
 import { socketIdentities } from './identity.js';
@@ -55,9 +56,8 @@ export const LIMITS: {
   /** How often Node checks the two request timeouts above. */
   timeoutCheckMs: 1_000,
   maxHeaderBytes: 8_192,
-  /** The appliance profile's caps; memory_profile sets smaller ones (src/memory-profile.ts). */
-  maxConnections: 1_024,
-  maxInFlight: 512,
+  /** The appliance profile's caps; memory_profile sets smaller ones. */
+  ...PROFILES.appliance,
 };
 export type Limits = typeof LIMITS;
 
