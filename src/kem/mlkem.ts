@@ -64,9 +64,11 @@ export const noble: KemBackend & {
 } = {
   name: 'noble',
   keygen(seed) {
-    const { publicKey, secretKey } = ml_kem1024.keygen(Uint8Array.from(seed));
+    const copy = Uint8Array.from(seed);
+    const { publicKey, secretKey } = ml_kem1024.keygen(copy);
     const out = { ek: Buffer.from(publicKey), dk: Buffer.from(secretKey) };
     secretKey.fill(0);
+    copy.fill(0);
     return out;
   },
   publicFromSeed(seed) {
