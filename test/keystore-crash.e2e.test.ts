@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import { masterKeyFromEnv, newMasterKeyHex } from '../src/keystore/master-key.js';
 import { FileKeyStore } from '../src/keystore/store.js';
 import type { KeyId } from '../src/skip/key-id.js';
-import type { SystemId } from '../src/skip/remote-ids.js';
+import type { SystemId } from '../src/skip/system-id.js';
 import { tempDir } from './helpers/tmp.js';
 
 const CHILD = 'out/test/helpers/keystore-child.js';

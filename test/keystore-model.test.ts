@@ -9,7 +9,7 @@ import { newMasterKeyHex, type MasterKey } from '../src/keystore/master-key.js';
 import { FileKeyStore } from '../src/keystore/store.js';
 import { DuplicateKeyIdError } from '../src/keystore/types.js';
 import type { KeyId } from '../src/skip/key-id.js';
-import type { SystemId } from '../src/skip/remote-ids.js';
+import type { SystemId } from '../src/skip/system-id.js';
 import { CrashDisk } from './helpers/crash-disk.js';
 
 const IDS = Array.from(

@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { newMasterKeyHex, type MasterKey } from '../src/keystore/master-key.js';
 import { FileKeyStore } from '../src/keystore/store.js';
 import type { KeyId } from '../src/skip/key-id.js';
-import type { SystemId } from '../src/skip/remote-ids.js';
+import type { SystemId } from '../src/skip/system-id.js';
 import { CrashDisk } from './helpers/crash-disk.js';
 
 const BOB = 'bob' as SystemId;

@@ -11,7 +11,7 @@ import { HEADER_BYTES, SLOT_BYTES, newHeader } from '../src/keystore/slots.js';
 import { FileKeyStore, type FileKeyStoreOptions } from '../src/keystore/store.js';
 import { DuplicateKeyIdError, StoreFullError } from '../src/keystore/types.js';
 import type { KeyId } from '../src/skip/key-id.js';
-import type { SystemId } from '../src/skip/remote-ids.js';
+import type { SystemId } from '../src/skip/system-id.js';
 import { tempDir } from './helpers/tmp.js';
 
 const raw = (): MasterKey => ({ kind: 'raw', key: Buffer.from(newMasterKeyHex(), 'hex') });

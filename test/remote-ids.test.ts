@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { compileGlob } from '../src/skip/glob.js';
-import { RemoteDirectory, parseSystemId, type SystemId } from '../src/skip/remote-ids.js';
+import { RemoteDirectory } from '../src/skip/remote-ids.js';
+import { parseSystemId, type SystemId } from '../src/skip/system-id.js';
 
 const id = (s: string): SystemId => parseSystemId(s)!;
 

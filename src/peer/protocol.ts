@@ -5,7 +5,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { KEY_BITS } from '../config.js';
 import { parseKeyId, type KeyId } from '../skip/key-id.js';
-import { parseSystemId, type SystemId } from '../skip/remote-ids.js';
+import { parseSystemId, type SystemId } from '../skip/system-id.js';
 import { MLKEM1024 } from '../kem/pem.js';
 
 export const EXCHANGE_PATH = '/key-exchange';

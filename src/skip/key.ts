@@ -10,7 +10,8 @@ import { clip } from '../log.js';
 import { PeerBusyError, PeerRefusedError, PeerUnreachableError } from '../peer/agreement.js';
 import type { SkipDeps } from './deps.js';
 import { newKeyId, parseKeyId } from './key-id.js';
-import { parseSystemId, type ResolvedRemote } from './remote-ids.js';
+import type { ResolvedRemote } from './remote-ids.js';
+import { parseSystemId } from './system-id.js';
 
 const SIZE_RULE = `${KEY_BITS.min} to ${KEY_BITS.max} bits in multiples of 8`;
 

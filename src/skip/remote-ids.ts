@@ -4,22 +4,10 @@
 
 import type { RemoteSystemConfig } from '../config.js';
 import { compileGlob, isGlob } from './glob.js';
-
-/** A concrete system ID as it arrives in a request, validated once (architecture.md, style 3). */
-export type SystemId = string & { readonly __brand: 'SystemId' };
-
-/** Longest ID accepted; the draft requires at least 32 bytes (§4.1). */
-export const MAX_SYSTEM_ID_BYTES = 255;
+import type { SystemId } from './system-id.js';
 
 /** IDs that reach a pattern entry end up in a host name or file path, so only these characters. */
 const SUBSTITUTABLE_ID = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
-
-/** Printable ASCII or any non-control Unicode, no leading/trailing space. */
-export function parseSystemId(s: string): SystemId | undefined {
-  if (s.length === 0 || Buffer.byteLength(s) > MAX_SYSTEM_ID_BYTES) return undefined;
-  if (/\p{Cc}/u.test(s) || s.trim() !== s) return undefined;
-  return s as SystemId;
-}
 
 export interface ResolvedRemote {
   readonly id: SystemId;
