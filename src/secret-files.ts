@@ -1,19 +1,30 @@
 // Files that hold secrets (PSKs, the ML-KEM private key, the TLS key, the master key, the
 // keystore) should be readable by the KP's user (and, in the systemd layout, its group) only.
-// A file others can read or write is reported at start, by name and mode, never refused: an
-// operator may have a reason, but must not be surprised (docs/security.md).
+// A file others can read or write, or that login users can read through its group, is reported
+// at start and by check-config, by name and mode, never refused: an operator may have a reason,
+// but must not be surprised (docs/security.md).
+//
+// The systemd layout's group `skip-server` has no login members (the service runs as a dynamic
+// user in it), so group access there is not reported; a group such as `adm` or `users` is.
 
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import type { Config } from './config.js';
 
 export interface ExposedFile {
   file: string;
   what: string;
   mode: string;
+  /** Who else can reach it: "others", or "group G (users a, b)". */
+  by: string;
+  fix: string;
 }
 
 /** The secret files of `config` (and the master key file, if any) that others can read or write. */
-export function exposedSecretFiles(config: Config, masterKeyFile?: string): ExposedFile[] {
+export function exposedSecretFiles(
+  config: Config,
+  masterKeyFile?: string,
+  accounts = { passwd: '/etc/passwd', group: '/etc/group' },
+): ExposedFile[] {
   const files: [string | undefined, string][] = [
     [config.psk_file, 'psk_file'],
     [config.kem_priv_key_path, 'kem_priv_key_path'],
@@ -24,13 +35,57 @@ export function exposedSecretFiles(config: Config, masterKeyFile?: string): Expo
   const out: ExposedFile[] = [];
   for (const [file, what] of files) {
     if (file === undefined) continue;
-    let mode: number;
+    let st;
     try {
-      mode = statSync(file).mode & 0o777;
+      st = statSync(file);
     } catch {
       continue;
     }
-    if (mode & 0o006) out.push({ file, what, mode: mode.toString(8).padStart(4, '0') });
+    const mode = (st.mode & 0o777).toString(8).padStart(4, '0');
+    if (st.mode & 0o006) {
+      out.push({ file, what, mode, by: 'others', fix: `chmod o-rwx ${file}` });
+      continue;
+    }
+    if (!(st.mode & 0o060)) continue;
+    const group = groupOf(st.gid, accounts);
+    const members = group.members.filter((u) => u !== group.owners.get(st.uid));
+    if (members.length > 0) {
+      out.push({
+        file,
+        what,
+        mode,
+        by: `group ${group.name} (users ${members.join(', ')})`,
+        fix: `chmod g-rwx ${file}, or chgrp it to the service's own group`,
+      });
+    }
   }
   return out;
+}
+
+/** A group's name and the login users in it (listed members, and users whose primary group it is). */
+function groupOf(
+  gid: number,
+  accounts: { passwd: string; group: string },
+): { name: string; members: string[]; owners: Map<number, string> } {
+  const read = (f: string): string[][] => {
+    try {
+      return readFileSync(f, 'utf8')
+        .split('\n')
+        .filter((l) => l && !l.startsWith('#'))
+        .map((l) => l.split(':'));
+    } catch {
+      return [];
+    }
+  };
+  const users = read(accounts.passwd);
+  const owners = new Map(users.map((u) => [Number(u[2]), u[0]!]));
+  const entry = read(accounts.group).find((g) => Number(g[2]) === gid);
+  const listed = entry?.[3] ? entry[3].split(',').filter(Boolean) : [];
+  const primary = users.filter((u) => Number(u[3]) === gid).map((u) => u[0]!);
+  return { name: entry?.[0] ?? String(gid), members: [...new Set([...primary, ...listed])], owners };
+}
+
+/** How a report line says it. */
+export function describeExposure(f: ExposedFile): string {
+  return `${f.file}: ${f.what} is mode ${f.mode}, reachable by ${f.by} (${f.fix})`;
 }

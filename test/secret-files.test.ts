@@ -1,0 +1,48 @@
+// Secret files reachable by others or by login users through their group are named (issue 11,
+// point 6); the systemd layout's group, with no login members, is not.
+import assert from 'node:assert/strict';
+import { chmodSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import type { Config } from '../src/config.js';
+import { describeExposure, exposedSecretFiles } from '../src/secret-files.js';
+import { tempDir } from './helpers/tmp.js';
+
+describe('secret files', () => {
+  it('names a secret readable by others, or by login users of its group, never the service group', (t) => {
+    const dir = tempDir(t);
+    const psk = join(dir, 'psk.txt');
+    writeFileSync(psk, 'r1:00\n', { mode: 0o600 });
+    const gid = statSync(psk).gid;
+    const uid = statSync(psk).uid;
+    const accounts = (members: string, primaryOfOther: boolean) => {
+      const passwd = join(dir, 'passwd');
+      const group = join(dir, 'group');
+      writeFileSync(
+        passwd,
+        `owner:x:${uid}:${gid}::/:/bin/sh\n` + (primaryOfOther ? `mallory:x:4242:${gid}::/:/bin/sh\n` : ''),
+      );
+      writeFileSync(group, `svc:x:${gid}:${members}\n`);
+      return { passwd, group };
+    };
+    const config = { psk_file: psk } as unknown as Config;
+    assert.deepEqual(exposedSecretFiles(config, undefined, accounts('', false)), []);
+    chmodSync(psk, 0o640);
+    // The service group: no login user but the file's owner.
+    assert.deepEqual(exposedSecretFiles(config, undefined, accounts('', false)), []);
+    assert.deepEqual(exposedSecretFiles(config, undefined, accounts('owner', false)), []);
+    // A group with login users in it.
+    let [f] = exposedSecretFiles(config, undefined, accounts('alice,bob', false));
+    assert.equal(f?.by, 'group svc (users alice, bob)');
+    assert.match(
+      describeExposure(f),
+      /psk\.txt: psk_file is mode 0640, reachable by group svc \(users alice, bob\) \(chmod g-rwx/,
+    );
+    [f] = exposedSecretFiles(config, undefined, accounts('', true));
+    assert.equal(f?.by, 'group svc (users mallory)');
+    chmodSync(psk, 0o604);
+    [f] = exposedSecretFiles(config, undefined, accounts('', false));
+    assert.equal(f?.by, 'others');
+    assert.equal(f?.fix, `chmod o-rwx ${psk}`);
+  });
+});
