@@ -19,6 +19,7 @@ export interface LabOptions {
   basePort: number;
   kem: KemBackend;
   out: (s: string) => void;
+  err: (s: string) => void;
 }
 
 const NAMES = ['alice', 'bob'] as const;
@@ -43,8 +44,15 @@ function openssl(args: string[], cwd: string): void {
 export function ensureLab(dir: string, basePort: number, kem: KemBackend): Record<Name, string> {
   const root = resolve(dir);
   const configs = { alice: join(root, 'alice', 'skip.yaml'), bob: join(root, 'bob', 'skip.yaml') };
-  if (existsSync(configs.alice) && existsSync(configs.bob)) return configs;
-  // A half-made lab (interrupted first run) is made again from scratch.
+  // The configs are written last: with both there, the secrets are complete and kept. A half-made
+  // lab (interrupted first run) is made again from scratch.
+  if (!(existsSync(configs.alice) && existsSync(configs.bob))) makeSecrets(root, kem);
+  // The configs hold no secret and are written on every run, so the ports follow --base-port.
+  for (const name of NAMES) writeConfig(root, name, basePort, configs[name]);
+  return configs;
+}
+
+function makeSecrets(root: string, kem: KemBackend): void {
   const ca = join(root, 'ca');
   mkdirSync(ca, { recursive: true, mode: 0o700 });
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
@@ -102,13 +110,19 @@ export function ensureLab(dir: string, basePort: number, kem: KemBackend): Recor
   }
   for (const name of NAMES) {
     const peer: Name = name === 'alice' ? 'bob' : 'alice';
-    const d = join(root, name);
-    copyFileSync(join(root, peer, 'kem_pub.pem'), join(d, `${peer}_kem_pub.pem`));
-    const me = ports(basePort, name);
-    writeFileSync(
-      configs[name],
-      `---
-# skip-server lab: KP ${name}. Development secrets only.
+    copyFileSync(join(root, peer, 'kem_pub.pem'), join(root, name, `${peer}_kem_pub.pem`));
+  }
+}
+
+function writeConfig(root: string, name: Name, basePort: number, file: string): void {
+  const ca = join(root, 'ca');
+  const peer: Name = name === 'alice' ? 'bob' : 'alice';
+  const d = join(root, name);
+  const me = ports(basePort, name);
+  writeFileSync(
+    file,
+    `---
+# skip-server lab: KP ${name}. Development secrets only. Written by every lab run (--base-port).
 localSystemID: "${name}"
 remoteSystems:
   - id: "${peer}"
@@ -132,18 +146,22 @@ host: "127.0.0.1"
 port: ${me.port}
 mtls_port: ${me.mtls}
 `,
-    );
-  }
-  return configs;
+  );
 }
 
-/** Runs both KPs as child processes until SIGINT/SIGTERM; resolves with the exit code. */
+/** Set in a lab KP's environment: `serve` stops when its stdin (a pipe from the lab) closes. */
+export const LAB_CHILD_ENV = 'SKIP_SERVER_LAB_CHILD';
+
+/**
+ * Runs both KPs as child processes until SIGINT/SIGTERM; resolves with the exit code. Each child
+ * holds a pipe from this process as its stdin and stops when it closes, so the KPs end with the
+ * lab however it ends (kill -9, a closed terminal, a broken pipe).
+ */
 export async function runLab(o: LabOptions): Promise<number> {
   const configs = ensureLab(o.dir, o.basePort, o.kem);
   // In a single executable the program is the executable itself; otherwise node runs the bundle.
   const self = isSea() ? [] : [process.argv[1]!];
   const children: ChildProcess[] = [];
-  // The ports the KPs really listen on (a lab made earlier keeps its own, whatever --base-port).
   const listening: Record<Name, number> = { alice: 0, bob: 0 };
   const started = NAMES.map(
     (name) =>
@@ -151,14 +169,16 @@ export async function runLab(o: LabOptions): Promise<number> {
         const env: NodeJS.ProcessEnv = {
           ...process.env,
           KEYSTORE_MASTER_KEY_FILE: join(dirname(configs[name]), 'master.key'),
+          [LAB_CHILD_ENV]: '1',
         };
         delete env.KEYSTORE_MASTER_KEY;
         const child = spawn(process.execPath, [...self, 'serve', '--config', configs[name]], {
-          stdio: ['ignore', 'pipe', 'pipe'],
+          stdio: ['pipe', 'pipe', 'pipe'],
           env,
         });
         children.push(child);
         let buf = '';
+        let stderr = '';
         child.stdout.on('data', (d: Buffer) => {
           buf += d.toString();
           let nl;
@@ -172,8 +192,11 @@ export async function runLab(o: LabOptions): Promise<number> {
             }
           }
         });
-        child.stderr.on('data', (d: Buffer) => o.out(`[${name}] ${d.toString()}`));
-        child.on('exit', (code) => fail(new Error(`KP ${name} exited (${code}) before it started`)));
+        child.stderr.on('data', (d: Buffer) => {
+          stderr += d.toString();
+          o.err(`[${name}] ${d.toString()}`);
+        });
+        child.on('exit', (code) => fail(new LabChildFailed(name, code, stderr)));
       }),
   );
   const stop = (): void => children.forEach((c) => c.kill('SIGTERM'));
@@ -183,19 +206,32 @@ export async function runLab(o: LabOptions): Promise<number> {
     await Promise.all(started);
   } catch (e) {
     stop();
-    throw new ConfigError([errorMessage(e)]);
-  }
-  if (listening.alice !== ports(o.basePort, 'alice').port) {
-    o.out(
-      `\nNote: ${resolve(o.dir)} was made earlier with other ports; --base-port ${o.basePort} is not used. ` +
-        'Remove the lab folder to make it again on new ports.\n',
-    );
+    if (!(e instanceof LabChildFailed)) throw e;
+    if (/port is in use/.test(e.stderr)) {
+      o.err(
+        `skip-server lab: a lab port is in use (another lab still running?). Choose other ports: ` +
+          `npm start -- --base-port N, or skip-server lab --base-port N (now ${o.basePort}: ` +
+          `alice ${o.basePort} and ${o.basePort + 1}, bob ${o.basePort + 1000} and ${o.basePort + 1001})\n`,
+      );
+      return 1;
+    }
+    throw new ConfigError([`KP ${e.kp} exited (${e.code}) before it started`]);
   }
   o.out(instructions(resolve(o.dir), listening));
   await Promise.all(
     children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.on('exit', r)))),
   );
   return 0;
+}
+
+class LabChildFailed extends Error {
+  constructor(
+    readonly kp: Name,
+    readonly code: number | null,
+    readonly stderr: string,
+  ) {
+    super(`KP ${kp} exited (${code}) before it started`);
+  }
 }
 
 function instructions(dir: string, port: Record<Name, number>): string {

@@ -5,6 +5,7 @@
 
 import { EXIT, runCli } from './cli.js';
 import { errorMessage } from './errors.js';
+import { LAB_CHILD_ENV } from './lab.js';
 import type { RunningServer } from './server.js';
 
 const out = (s: string): void => void process.stdout.write(s);
@@ -37,6 +38,12 @@ runCli(process.argv.slice(2), {
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
+    if (process.env[LAB_CHILD_ENV] === '1') {
+      // A lab KP: its stdin is a pipe from the lab process, closed when that ends in any way.
+      process.stdin.on('error', () => stop('lab ended'));
+      process.stdin.on('end', () => stop('lab ended'));
+      process.stdin.resume();
+    }
   },
 }).then(
   (code) => {

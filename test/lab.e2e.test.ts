@@ -1,7 +1,8 @@
 // The README's main job: `skip-server lab` brings up alice and bob with generated secrets, and
 // the s_client lines it prints, pasted into a shell as printed, return matching keys.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -11,7 +12,7 @@ import { tempDir } from './helpers/tmp.js';
 function runLab(
   dir: string,
   base: number,
-): Promise<{ lines: string[]; out: string; stop: () => Promise<number | null> }> {
+): Promise<{ lines: string[]; out: string; pid: number; stop: () => Promise<number | null> }> {
   const [cmd, argv] = skipServer(['lab', '--dir', dir, '--base-port', String(base)]);
   const child = spawn(cmd, argv, {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -28,10 +29,13 @@ function runLab(
       if (!out.includes('Ctrl-C stops both.')) return;
       clearTimeout(timer);
       const lines = out.split('\n').filter((l) => l.startsWith('  printf '));
-      resolve({ lines, out, stop: () => (child.kill('SIGINT'), exited) });
+      resolve({ lines, out, pid: child.pid!, stop: () => (child.kill('SIGINT'), exited) });
     });
   });
 }
+
+const sh = (cmd: string): string =>
+  execFileSync('bash', ['-c', cmd], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
 
 describe('skip-server lab', () => {
   it('prints s_client lines that, run as printed, give alice and bob the same key', async (t) => {
@@ -40,8 +44,6 @@ describe('skip-server lab', () => {
     const lab = await runLab(dir, base);
     try {
       assert.equal(lab.lines.length, 2);
-      const sh = (cmd: string): string =>
-        execFileSync('bash', ['-c', cmd], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
       const a = JSON.parse(sh(lab.lines[0]!).trim().split('\n').at(-1)!) as { keyId: string; key: string };
       assert.match(a.keyId, /^[0-9a-f]{32}$/);
       const b = JSON.parse(sh(lab.lines[1]!.replace('KEYID', a.keyId)).trim().split('\n').at(-1)!) as unknown;
@@ -50,14 +52,57 @@ describe('skip-server lab', () => {
       assert.equal(await lab.stop(), 0);
     }
     const psk = readFileSync(join(dir, 'alice', 'psk.txt'), 'utf8');
-    // Again with another --base-port: the lab keeps its ports, and the banner says the real ones.
+    // Again with another --base-port: the KPs move there, the banner says so, and keys flow.
     const again = await runLab(dir, base + 7);
     try {
-      assert.match(again.lines[0]!, new RegExp(`-connect 127\\.0\\.0\\.1:${base} `));
-      assert.match(again.out, new RegExp(`--base-port ${base + 7} is not used`));
+      assert.match(again.lines[0]!, new RegExp(`-connect 127\\.0\\.0\\.1:${base + 7} `));
+      assert.match(
+        again.out,
+        new RegExp(`KP alice on 127\\.0\\.0\\.1:${base + 7}, KP bob on 127\\.0\\.0\\.1:${base + 1007}`),
+      );
+      assert.match(sh(again.lines[0]!), /"keyId":"[0-9a-f]{32}"/);
     } finally {
       assert.equal(await again.stop(), 0);
     }
     assert.equal(readFileSync(join(dir, 'alice', 'psk.txt'), 'utf8'), psk, 'second run must reuse the lab');
+  });
+
+  it('exits 1 when a port is in use, naming --base-port and npm start -- --base-port', async (t) => {
+    const dir = join(tempDir(t), 'lab');
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    t.after(() => blocker.close());
+    const busy = (blocker.address() as { port: number }).port;
+    if (busy < 1024 || busy > 64000) return t.skip(`ephemeral port ${busy} is outside --base-port's range`);
+    const [cmd, argv] = skipServer(['lab', '--dir', dir, '--base-port', String(busy)]);
+    const r = spawnSync(cmd, argv, { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      /a lab port is in use .*npm start -- --base-port N, or skip-server lab --base-port N/,
+    );
+  });
+
+  it('takes both KPs down with it when the lab process is killed (kill -9)', async (t) => {
+    const dir = join(tempDir(t), 'lab');
+    const base = 20_000 + Math.floor(Math.random() * 20_000);
+    const lab = await runLab(dir, base);
+    const kps = execFileSync('pgrep', ['-P', String(lab.pid)], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .map(Number);
+    assert.equal(kps.length, 2);
+    process.kill(lab.pid, 'SIGKILL');
+    const deadline = Date.now() + 10_000;
+    const alive = (pid: number): boolean => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    while (kps.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(kps.filter(alive), [], 'lab KPs still running after the lab was killed');
   });
 });
