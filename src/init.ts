@@ -1,17 +1,25 @@
-// `skip-server init --dir D --id NAME [--peer NAME=HOST ...]`: the files one production Key
-// Provider needs, in D: skip.yaml, psk.txt, kem_pub.pem/kem_priv.pem, master.key (secrets 0600),
-// and the next steps to print. Certificates come from the CA (scripts/), so they are named, not
-// made. Nothing that exists is replaced.
+// `skip-server init --dir D --id NAME [--peer NAME=HOST ...] [--layout host|iox]`: the files one
+// production Key Provider needs, in D: skip.yaml, psk.txt, kem_pub.pem/kem_priv.pem, master.key
+// (secrets 0600), and the next steps to print. Certificates come from the CA (scripts/), so they
+// are named, not made. Nothing that exists is replaced.
+//
+// Layout host: every file in D, skip.yaml names them where they are (systemd, a plain host).
+// Layout iox: D holds config/, secrets/ and certs/ as the IOx app's volume will, and skip.yaml
+// names them under /data/appdata, where `app-hosting data ... copy` puts them.
 
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { ConfigError } from './errors.js';
 import { generateKeyFiles, writeFileAtomic } from './kem/keygen.js';
 import type { KemBackend } from './kem/mlkem.js';
 import { newMasterKeyHex } from './keystore/master-key.js';
 import { isGlob } from './skip/glob.js';
-import { parseSystemId } from './skip/remote-ids.js';
+import { parseSystemId } from './skip/system-id.js';
+import { routerConfig } from './router-config.js';
+
+export const LAYOUTS = ['host', 'iox'] as const;
+export type Layout = (typeof LAYOUTS)[number];
 
 export interface InitOptions {
   dir: string;
@@ -20,12 +28,20 @@ export interface InitOptions {
   peers: string[];
   /** Where the keystore goes (default DIR/keystore.db; under systemd /var/lib/skip-server/...). */
   keystore?: string;
+  layout?: Layout;
   kem: KemBackend;
 }
 
 const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+/** CAF_APP_PERSISTENT_DIR inside the IOx container. */
+const IOX_ROOT = '/data/appdata';
 
-export function initKp(o: InitOptions): string {
+interface Peer {
+  name: string;
+  host: string;
+}
+
+function parseInput(o: InitOptions): Peer[] {
   const problems: string[] = [];
   if (!SAFE_ID.test(o.id) || !parseSystemId(o.id) || isGlob(o.id))
     problems.push(`--id "${o.id}": use letters, digits, '.', '_' and '-'`);
@@ -38,94 +54,203 @@ export function initKp(o: InitOptions): string {
     return { name, host };
   });
   if (new Set(peers.map((p) => p.name)).size !== peers.length) problems.push('--peer names must differ');
+  if (o.layout === 'iox' && o.keystore !== undefined && !o.keystore.startsWith(`${IOX_ROOT}/`))
+    problems.push(`--keystore "${o.keystore}": with --layout iox it must be under ${IOX_ROOT}/`);
   if (problems.length > 0) throw new ConfigError(problems);
+  return peers;
+}
 
-  const d = resolve(o.dir);
-  const f = {
-    config: join(d, 'skip.yaml'),
-    psk: join(d, 'psk.txt'),
-    pub: join(d, 'kem_pub.pem'),
-    priv: join(d, 'kem_priv.pem'),
-    master: join(d, 'master.key'),
-    peers: join(d, 'peers'),
-    certs: join(d, 'certs'),
+/** Where each file is written (local) and what skip.yaml calls it (named). */
+function layoutPaths(d: string, o: InitOptions) {
+  const short = o.id.split('.')[0]!;
+  if (o.layout === 'iox') {
+    const local = (p: string): string => join(d, p);
+    const named = (p: string): string => `${IOX_ROOT}/${p}`;
+    return {
+      files: {
+        config: 'config/skip.yaml',
+        psk: 'secrets/psk.txt',
+        pub: 'secrets/kem_pub.pem',
+        priv: 'secrets/kem_priv.pem',
+        master: 'secrets/master.key',
+      },
+      peerKey: (name: string) => `secrets/${name}_kem_pub.pem`,
+      cert: `certs/${short}.pem.crt`,
+      key: `certs/${short}_key.pem`,
+      ca: 'certs/ca.pem',
+      keystore: o.keystore ?? named('secrets/keystore.db'),
+      local,
+      named,
+      dirs: ['config', 'secrets', 'certs'].map(local),
+    };
+  }
+  const local = (p: string): string => join(d, p);
+  return {
+    files: {
+      config: 'skip.yaml',
+      psk: 'psk.txt',
+      pub: 'kem_pub.pem',
+      priv: 'kem_priv.pem',
+      master: 'master.key',
+    },
+    peerKey: (name: string) => `peers/${name}_kem_pub.pem`,
+    cert: `certs/${short}.pem.crt`,
+    key: `certs/${short}_key.pem`,
+    ca: 'certs/ca.pem',
+    keystore: resolve(o.keystore ?? join(d, 'keystore.db')),
+    local,
+    named: local,
+    dirs: ['peers', 'certs'].map(local),
   };
-  const there = [f.config, f.psk, f.pub, f.priv, f.master].filter((p) => existsSync(p));
+}
+
+export function initKp(o: InitOptions): string {
+  const peers = parseInput(o);
+  const d = resolve(o.dir);
+  const L = layoutPaths(d, o);
+  const there = Object.values(L.files)
+    .map(L.local)
+    .filter((p) => existsSync(p));
   if (there.length > 0)
     throw new ConfigError(there.map((p) => `${p}: exists; init never replaces files (choose another --dir)`));
-  mkdirSync(f.peers, { recursive: true, mode: 0o700 });
-  mkdirSync(f.certs, { recursive: true, mode: 0o700 });
+  for (const dir of L.dirs) mkdirSync(dir, { recursive: true, mode: 0o700 });
 
   const pskKey = randomBytes(48);
   const pskHex = pskKey.toString('hex');
   pskKey.fill(0);
   writeFileAtomic(
-    f.psk,
+    L.local(L.files.psk),
     Buffer.from(
       `# encryptors of ${o.id}: identity:hexkey (skip-server psk add adds more)\n${o.id}:${pskHex}\n`,
     ),
     0o600,
   );
-  generateKeyFiles(f.pub, f.priv, o.kem, false);
-  writeFileAtomic(f.master, Buffer.from(`${newMasterKeyHex()}\n`), 0o600);
+  generateKeyFiles(L.local(L.files.pub), L.local(L.files.priv), o.kem, false);
+  writeFileAtomic(L.local(L.files.master), Buffer.from(`${newMasterKeyHex()}\n`), 0o600);
+  writeFileAtomic(L.local(L.files.config), Buffer.from(configText(o, peers, L)), 0o644);
+
+  const steps = [
+    exchangeStep(o, peers, L),
+    certificateStep(o, L),
+    o.layout === 'iox' ? ioxStep(o, d, peers, L) : hostStep(L),
+    `On each router (IOS XE) served by this KP; see the README's router section:\n${indent(
+      routerConfig({
+        kpAddress: o.layout === 'iox' ? '169.254.0.2' : 'THIS-KP-ADDRESS',
+        identity: o.id,
+        pskHex,
+      }),
+      5,
+    )}`,
+  ];
+  return `Wrote ${d}: ${Object.values(L.files).join(', ')} (secrets mode 0600).
+Next steps:
+${steps.map((s, i) => `  ${i + 1}. ${s}`).join('\n')}
+`;
+}
+
+type Paths = ReturnType<typeof layoutPaths>;
+
+function configText(o: InitOptions, peers: Peer[], L: Paths): string {
   const quote = (s: string): string => JSON.stringify(s);
   const remotes = peers.length
     ? peers
         .map(
           (p) =>
-            `  - id: ${quote(p.name)}\n    ip: ${quote(p.host)}\n    pubkey_path: ${quote(join(f.peers, `${p.name}_kem_pub.pem`))}\n`,
+            `  - id: ${quote(p.name)}\n    ip: ${quote(p.host)}\n    pubkey_path: ${quote(L.named(L.peerKey(p.name)))}\n`,
         )
         .join('')
-    : `  - id: "PEER"                # add each peer KP: its localSystemID, address, public key\n    ip: "PEER-ADDRESS"\n    pubkey_path: ${quote(join(f.peers, 'PEER_kem_pub.pem'))}\n`;
-  writeFileAtomic(
-    f.config,
-    Buffer.from(`---
-# skip-server ${o.id}, written by skip-server init. Reference: config/skip.yaml.example.
+    : `  - id: "PEER"                # add each peer KP: its localSystemID, address, public key\n    ip: "PEER-ADDRESS"\n    pubkey_path: ${quote(L.named(L.peerKey('PEER')))}\n`;
+  return `---
+# skip-server ${o.id}, written by skip-server init${o.layout === 'iox' ? ' --layout iox (paths inside the IOx app)' : ''}. Reference: config/skip.yaml.example.
 localSystemID: ${quote(o.id)}
 remoteSystems:
 ${remotes}algorithm: "PRF"
 default_key_size_bits: 256
 default_entropy_bits: 256
 key_ttl_seconds: 3600
-keystore_path: ${quote(resolve(o.keystore ?? join(d, 'keystore.db')))}
-kem_pub_key_path: ${quote(f.pub)}
-kem_priv_key_path: ${quote(f.priv)}
+keystore_path: ${quote(L.keystore)}
+kem_pub_key_path: ${quote(L.named(L.files.pub))}
+kem_priv_key_path: ${quote(L.named(L.files.priv))}
 use_psk: true
-psk_file: ${quote(f.psk)}
+psk_file: ${quote(L.named(L.files.psk))}
 psk_identity: ${quote(o.id)}
 use_ssl: true
-certfile: ${quote(join(f.certs, `${o.id.split('.')[0]}.pem.crt`))}
-keyfile: ${quote(join(f.certs, `${o.id.split('.')[0]}_key.pem`))}
-cafile: ${quote(join(f.certs, 'ca.pem'))}
+certfile: ${quote(L.named(L.cert))}
+keyfile: ${quote(L.named(L.key))}
+cafile: ${quote(L.named(L.ca))}
 host: "0.0.0.0"
 port: 443
 mtls_port: 8443
-`),
-    0o644,
-  );
-
-  const peerLines = peers.length
-    ? peers
-        .map(
-          (p) =>
-            `     - give ${f.pub} to ${p.name}, to be saved there as peers/${o.id}_kem_pub.pem\n     - save ${p.name}'s kem_pub.pem here as ${join(f.peers, `${p.name}_kem_pub.pem`)}`,
-        )
-        .join('\n')
-    : `     - add each peer to ${f.config} and exchange kem_pub.pem files as above`;
-  return `Wrote ${d}: skip.yaml, psk.txt, kem_pub.pem, kem_priv.pem, master.key (secrets mode 0600).
-Next steps:
-  1. Exchange ML-KEM public keys with the peer Key Providers:
-${peerLines}
-  2. Certificates for the peer link, signed by the CA every KP trusts (scripts/ in the source):
-       scripts/create_ca.sh CA_DIR                      (once, for all KPs; keep ca.key offline)
-       scripts/sign_server_cert.sh -c CA_DIR/ca.pem -k CA_DIR/ca.key -o ${f.certs} ${o.id} "${o.id}" "THIS-KP-ADDRESS"
-       cp CA_DIR/ca.pem ${join(f.certs, 'ca.pem')}
-  3. Check, then start (the master key stays out of skip.yaml):
-       KEYSTORE_MASTER_KEY_FILE=${f.master} skip-server check-config --config ${f.config}
-       KEYSTORE_MASTER_KEY_FILE=${f.master} skip-server serve --config ${f.config}
-  4. On the router (IOS XE), the encryptor of this KP:
-       crypto skip-client SKIP-CLIENT
-        server ipv4 THIS-KP-ADDRESS port 443
-        psk id ${o.id} key hex ${pskHex}
 `;
+}
+
+function exchangeStep(o: InitOptions, peers: Peer[], L: Paths): string {
+  const pub = L.local(L.files.pub);
+  if (peers.length === 0)
+    return `Add each peer Key Provider to ${L.local(L.files.config)} (remoteSystems: its localSystemID,
+     address and public key file; see the PEER placeholder there), then exchange ML-KEM public keys:
+     - give ${pub} to each peer KP
+     - save each peer's kem_pub.pem here as ${L.local(L.peerKey('PEER'))} (PEER: its localSystemID)`;
+  return `Exchange ML-KEM public keys with the peer Key Providers:\n${peers
+    .map(
+      (p) =>
+        `     - give ${pub} to ${p.name}, to be saved there as its ${basename(L.peerKey(o.id))}\n` +
+        `     - save ${p.name}'s kem_pub.pem here as ${L.local(L.peerKey(p.name))}`,
+    )
+    .join('\n')}`;
+}
+
+function certificateStep(o: InitOptions, L: Paths): string {
+  const certs = dirname(L.local(L.cert));
+  return `Certificates for the peer link, signed by the CA every KP trusts (scripts/ in the source):
+       scripts/create_ca.sh CA_DIR                      (once, for all KPs; keep ca.key offline)
+       scripts/sign_server_cert.sh -c CA_DIR/ca.pem -k CA_DIR/ca.key -o ${certs} ${o.id} "${o.id}" "THIS-KP-ADDRESS"
+       cp CA_DIR/ca.pem ${L.local(L.ca)}
+     The certificate must name ${o.id} (DNS SAN): the peers check it against their remoteSystems id.`;
+}
+
+function hostStep(L: Paths): string {
+  const config = L.local(L.files.config);
+  const master = L.local(L.files.master);
+  const dir = dirname(L.keystore);
+  const missing = existsSync(dir)
+    ? ''
+    : `\n     The keystore's folder ${dir} does not exist yet: under systemd, StateDirectory= makes it
+     at the first start (check-config says so); elsewhere: mkdir -m 0700 ${dir}`;
+  return `Check, then start (the master key stays out of skip.yaml):
+       KEYSTORE_MASTER_KEY_FILE=${master} skip-server check-config --config ${config}
+       KEYSTORE_MASTER_KEY_FILE=${master} skip-server serve --config ${config}
+     or install the systemd service as the README shows.${missing}`;
+}
+
+function ioxStep(o: InitOptions, d: string, peers: Peer[], L: Paths): string {
+  const bootflash = basename(d);
+  const files = [
+    L.files.config,
+    L.files.psk,
+    L.files.master,
+    L.files.pub,
+    L.files.priv,
+    ...(peers.length ? peers.map((p) => L.peerKey(p.name)) : [L.peerKey('PEER')]),
+    L.ca,
+    L.cert,
+    L.key,
+  ];
+  const copy = files.map(
+    (f) => `Router# app-hosting data appid SKIP_Server copy bootflash:${bootflash}/${f} ${f}`,
+  );
+  return `Copy ${d} to the router's bootflash as ${bootflash}/ (scp -r), install the package
+     (iox/README.md), then copy each file onto the app's volume and start it:
+${indent(copy.join('\n'), 7)}
+       Router# app-hosting activate appid SKIP_Server
+       Router# app-hosting start appid SKIP_Server
+     with run-opts "--env KEYSTORE_MASTER_KEY_FILE=${IOX_ROOT}/${L.files.master}" and "--hostname ${o.id}".
+     The app's console (app-hosting connect appid SKIP_Server console) shows any config problem.`;
+}
+
+function indent(text: string, n: number): string {
+  return text
+    .split('\n')
+    .map((l) => `${' '.repeat(n)}${l}`)
+    .join('\n');
 }
