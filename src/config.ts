@@ -8,8 +8,9 @@ import { LineCounter, isMap, isScalar, isSeq, parseDocument, visit, type Node } 
 import { ConfigError, errorCode, errorMessage } from './errors.js';
 import { compileGlob, isGlob } from './skip/glob.js';
 import { PROFILE_NAMES, type ProfileChoice } from './memory-profile.js';
-import { parseSystemId } from './skip/remote-ids.js';
+import { parseSystemId } from './skip/system-id.js';
 import { firstInvalidUtf8 } from './utf8.js';
+import { LEVELS, type Level } from './log.js';
 
 export interface RemoteSystemConfig {
   id: string;
@@ -55,6 +56,8 @@ export interface Config {
   identity_request_burst: number;
   /** Caps on connections and requests in flight (src/memory-profile.ts). */
   memory_profile: ProfileChoice;
+  /** Least severe log lines written: debug, info (default), warn, error. */
+  log_level: Level;
 }
 
 /** Key sizes served by GET /key, draft §4.2 (default 256 bits); bits, multiples of 8. */
@@ -114,6 +117,7 @@ const TOP: Record<string, Field | 'remotes'> = {
   identity_requests_per_second: { kind: 'count', default: IDENTITY_RATE.default, range: IDENTITY_RATE },
   identity_request_burst: { kind: 'count', default: IDENTITY_BURST.default, range: IDENTITY_BURST },
   memory_profile: { kind: 'choice', default: 'auto', choices: PROFILE_NAMES },
+  log_level: { kind: 'choice', default: 'info', choices: LEVELS },
 };
 
 const REMOTE: Record<string, Field> = {

@@ -1,7 +1,8 @@
 // Structured logs: one JSON object per line on stdout (architecture.md, style 6: events, never values).
 // Nothing that holds key material may be passed as a field; fields are plain scalars or short lists.
 
-export type Level = 'debug' | 'info' | 'warn' | 'error';
+export const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type Level = (typeof LEVELS)[number];
 export type Fields = Record<
   string,
   string | number | boolean | null | undefined | readonly unknown[] | object

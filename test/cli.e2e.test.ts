@@ -61,7 +61,7 @@ describe('skip-server command line (bundle)', () => {
     ]) {
       const r = await runCli(args);
       assert.equal(r.code, 2, args.join(' '));
-      assert.match(r.stderr, /skip-server --help/);
+      assert.match(r.stderr, /Run "skip-server (serve )?--help" for usage/);
     }
   });
 

@@ -1,0 +1,71 @@
+// `skip-server check-config`: every check `serve` makes before it listens, and a summary.
+
+import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { FileKeyStore } from '../keystore/store.js';
+import { masterKeyFromEnv, wipeMasterKey } from '../keystore/master-key.js';
+import { ConfigError } from '../errors.js';
+import { describeExposure, exposedSecretFiles } from '../secret-files.js';
+import { loadTlsMaterial } from '../tls/files.js';
+import { readPskFile } from '../tls/psk.js';
+import { loadPrivateKey, readPublicKeyFile } from '../kem/keys.js';
+import { CONFIG_OPTION, EXIT, kemFromEnv, readConfig, type Command } from './common.js';
+
+export const checkConfig: Command = {
+  name: 'check-config',
+  summary: 'Check the config and every file it names, the master key included.',
+  synopsis: '--config FILE',
+  about: `Validate the config file and the PSK, certificate, CA and ML-KEM key files it names, and
+the master key against the keystore if it exists; print a summary and any warnings.
+Prints OK only after every check passed; exit 3 names the file and the problem.`,
+  options: { ...CONFIG_OPTION },
+  async run(values, io) {
+    const config = readConfig(values, 'check-config');
+    const kem = kemFromEnv();
+    // Every check first (the master key against the keystore included); "OK" only after all.
+    const tls = loadTlsMaterial(config);
+    loadPrivateKey(config.kem_priv_key_path, kem, config.kem_pub_key_path).wipe();
+    for (const r of config.remoteSystems)
+      if (!r.pubkey_path.includes('{id}')) readPublicKeyFile(r.pubkey_path, `public key of "${r.id}"`);
+    const psk = config.use_psk ? readPskFile(config.psk_file!) : undefined;
+    const identities = psk?.size;
+    for (const k of psk?.values() ?? []) k.fill(0);
+    let keystore: string;
+    const master = masterKeyFromEnv();
+    try {
+      const { store } = await FileKeyStore.open({
+        path: config.keystore_path,
+        master,
+        ttlMs: 1000,
+        readOnly: true,
+      });
+      await store.close();
+      keystore = 'master key OK';
+    } catch (e) {
+      if (!(e instanceof ConfigError && /no keystore there/.test(e.message))) throw e;
+      const dir = dirname(config.keystore_path);
+      keystore = existsSync(dir)
+        ? 'will be created at first start'
+        : `will be created at first start, in ${dir}, which does not exist yet (systemd's ` +
+          'StateDirectory= makes it; elsewhere create it, mode 0700, for the service user)';
+    } finally {
+      wipeMasterKey(master);
+    }
+    const warnings = [
+      ...tls.warnings,
+      ...exposedSecretFiles(config, process.env.KEYSTORE_MASTER_KEY_FILE).map(describeExposure),
+    ];
+    const out = io.out;
+    out(`${config.source}: OK${warnings.length > 0 ? `, with ${warnings.length} warning(s)` : ''}\n`);
+    out(`  localSystemID   ${config.localSystemID}\n`);
+    out(`  remoteSystems   ${config.remoteSystems.map((r) => r.id).join(', ')}\n`);
+    out(
+      `  encryptors      ${config.host}:${config.port} ${psk ? `TLS-PSK, ${identities} identities` : 'certificates'}\n`,
+    );
+    out(`  certificate     CN=${tls.subject}, valid until ${tls.notAfter}\n`);
+    out(`  ML-KEM-1024     key pair OK (${kem.name} backend); peer public keys OK\n`);
+    out(`  keystore        ${config.keystore_path}: ${keystore}\n`);
+    for (const w of warnings) out(`  warning         ${w}\n`);
+    return EXIT.ok;
+  },
+};

@@ -1,0 +1,49 @@
+// `skip-server keystore stats`: what the keystore holds, never key material.
+
+import { stat } from 'node:fs/promises';
+import { FileKeyStore } from '../keystore/store.js';
+import { masterKeyFromEnv, wipeMasterKey } from '../keystore/master-key.js';
+import { CONFIG_OPTION, EXIT, readConfig, type Command } from './common.js';
+
+export const keystoreStats: Command = {
+  name: 'keystore stats',
+  summary: 'What the keystore holds (slots, oldest key, damage); never key material.',
+  synopsis: '--config FILE',
+  about: `Slots used and free, age of the oldest key, file size, damaged or replayed slots; never
+key material. Needs the master key (KEYSTORE_MASTER_KEY_FILE); opens the keystore read-only,
+so it can run beside a serving KP.`,
+  options: { ...CONFIG_OPTION },
+  async run(values, io) {
+    const config = readConfig(values, 'keystore stats');
+    const out = io.out;
+    const master = masterKeyFromEnv();
+    const { store, report } = await FileKeyStore.open({
+      path: config.keystore_path,
+      master,
+      ttlMs: config.key_ttl_seconds * 1000,
+      readOnly: true,
+    });
+    try {
+      const st = store.stats((await stat(config.keystore_path)).size);
+      const age = st.oldestAgeMs === null ? '-' : `${Math.round(st.oldestAgeMs / 1000)} s`;
+      out(`${config.keystore_path}\n`);
+      out(`  slots           ${st.slots} (${st.used} used, ${st.free} free)\n`);
+      out(`  oldest key      ${age}\n`);
+      out(`  file size       ${st.fileBytes} bytes\n`);
+      if (report.corrupt.length > 0)
+        out(`  corrupt slots   ${report.corrupt.join(', ')} (wiped at next start)\n`);
+      if (report.expiredWiped > 0) out(`  expired         ${report.expiredWiped} (wiped at next start)\n`);
+      if (report.replayed.length > 0)
+        out(
+          `  replayed slots  ${report.replayed.join(', ')} (keys already delivered; wiped at next start)\n`,
+        );
+      out(
+        `  delivered keyIds remembered ${report.spent}${report.spentCorrupt > 0 ? ` (${report.spentCorrupt} damaged entries)` : ''}\n`,
+      );
+      return EXIT.ok;
+    } finally {
+      await store.close();
+      wipeMasterKey(master);
+    }
+  },
+};

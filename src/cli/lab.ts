@@ -1,0 +1,38 @@
+// `skip-server lab`: the development pair on loopback.
+
+import { runLab } from '../lab.js';
+import { EXIT, UsageError, kemFromEnv, str, type Command } from './common.js';
+
+export const DEFAULT_BASE_PORT = 10443;
+
+export const lab: Command = {
+  name: 'lab',
+  summary: 'Development: KPs alice and bob on loopback, with generated secrets.',
+  synopsis: '[--dir DIR] [--base-port N]',
+  about: `Development: run KPs alice and bob on loopback with generated secrets in DIR (default
+./lab, made on the first run and reused after; needs the openssl command) and print the
+openssl s_client lines that play their encryptors. Ctrl-C stops both; so does the end of
+this process, however it ends. From a clone: npm start -- --base-port N.`,
+  options: {
+    dir: { type: 'string', arg: 'DIR', help: 'the lab folder (default ./lab)' },
+    'base-port': {
+      type: 'string',
+      arg: 'N',
+      help: `alice listens on N (encryptors) and N+1 (peers), bob on N+1000 and N+1001\n(default ${DEFAULT_BASE_PORT})`,
+    },
+  },
+  async run(values, io) {
+    const text = str(values['base-port']);
+    const base = text === undefined ? DEFAULT_BASE_PORT : /^[0-9]{4,5}$/.test(text) ? Number(text) : NaN;
+    if (!(base >= 1024 && base <= 64000))
+      throw new UsageError('--base-port must be a number from 1024 to 64000');
+    const code = await runLab({
+      dir: str(values.dir) ?? 'lab',
+      basePort: base,
+      kem: kemFromEnv(),
+      out: io.out,
+      err: io.err,
+    });
+    return code === 0 ? EXIT.ok : EXIT.runtime;
+  },
+};
