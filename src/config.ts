@@ -2,63 +2,22 @@
 // it), plus `host`. Every problem names the file, the line, the key and why; all are reported at once.
 
 import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { resolve } from 'node:path';
-import { LineCounter, isMap, isScalar, isSeq, parseDocument, visit, type Node } from 'yaml';
+import { isMap, isScalar, isSeq, type Node } from 'yaml';
 import { ConfigError, errorCode, errorMessage } from './errors.js';
-import { compileGlob, isGlob } from './skip/glob.js';
-import { PROFILE_NAMES, type ProfileChoice } from './memory-profile.js';
-import { parseSystemId } from './skip/system-id.js';
+import { PROFILE_NAMES } from './memory-profile.js';
+import { crossCheck } from './config/cross-check.js';
+import { suggest } from './config/suggest.js';
+import { readValue, type Field } from './config/values.js';
+import { parseYaml } from './config/yaml-doc.js';
+
 import { firstInvalidUtf8 } from './utf8.js';
-import { LEVELS, type Level } from './log.js';
+import { LEVELS } from './log.js';
+import type { Config, RemoteSystemConfig } from './config/types.js';
 
-export interface RemoteSystemConfig {
-  id: string;
-  ip: string;
-  mtls_port?: number;
-  pubkey_path: string;
-  mtls_client_identity?: string;
-  mtls_client_identities?: string[];
-}
+export { suggest } from './config/suggest.js';
 
-export interface Config {
-  /** Absolute path of the file this came from. */
-  source: string;
-  localSystemID: string;
-  remoteSystems: RemoteSystemConfig[];
-  algorithm: string;
-  default_key_size_bits: number;
-  default_entropy_bits: number;
-  keystore_path: string;
-  kem_pub_key_path: string;
-  kem_priv_key_path: string;
-  use_psk: boolean;
-  psk_file?: string;
-  psk_identity?: string;
-  use_ssl: boolean;
-  certfile: string;
-  keyfile: string;
-  cafile: string;
-  host: string;
-  port: number;
-  mtls_port: number;
-  key_ttl_seconds: number;
-  admin_host: string;
-  admin_port?: number;
-  /** Certificate mode: the certificate identities (DNS/IP SAN, else CN) that may act as encryptors. */
-  encryptor_identities?: string[];
-  /** Keys waiting to be collected for one remote system, at most; past it the peer gets 503. */
-  max_held_keys_per_remote: number;
-  /** Keys waiting in all, at most: bounds the keystore index in memory (~200 bytes a key). */
-  max_held_keys: number;
-  /** Per encryptor identity: sustained requests per second, and the burst above it. */
-  identity_requests_per_second: number;
-  identity_request_burst: number;
-  /** Caps on connections and requests in flight (src/memory-profile.ts). */
-  memory_profile: ProfileChoice;
-  /** Least severe log lines written: debug, info (default), warn, error. */
-  log_level: Level;
-}
+export type { Config, RemoteSystemConfig } from './config/types.js';
 
 /** Key sizes served by GET /key, draft §4.2 (default 256 bits); bits, multiples of 8. */
 export const KEY_BITS = { min: 128, max: 256, default: 256 } as const;
@@ -73,16 +32,6 @@ export const IDENTITY_RATE = { min: 1, max: 100_000, default: 100 } as const;
 export const IDENTITY_BURST = { min: 1, max: 1_000_000, default: 2_000 } as const;
 /** Entropy sizes served by GET /entropy, draft §4.3 (default 256 bits); bits, multiples of 8. */
 export const ENTROPY_BITS = { min: 8, max: 4096, default: 256 } as const;
-
-type Kind = 'string' | 'bool' | 'port' | 'bits' | 'seconds' | 'count' | 'path' | 'strings' | 'choice';
-interface Field {
-  kind: Kind;
-  /** For kind 'choice': the allowed values. */
-  choices?: readonly string[];
-  required?: boolean;
-  default?: string | number | boolean;
-  range?: { min: number; max: number };
-}
 
 /** Every top-level key, for documentation tests. */
 export const CONFIG_KEYS = (): string[] => Object.keys(TOP);
@@ -149,46 +98,14 @@ export function loadConfig(file: string): Config {
 }
 
 export function parseConfig(text: string, file: string, source = resolve(file)): Config {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, {
-    lineCounter: lines,
-    version: '1.1',
-    uniqueKeys: true,
-    prettyErrors: false,
-  });
+  const { doc, at } = parseYaml(text, file);
   const problems: string[] = [];
-  const at = (node: Node | null | undefined): string =>
-    node?.range ? `${file}:${lines.linePos(node.range[0]).line}` : file;
-  for (const err of doc.errors) {
-    problems.push(
-      `${file}:${lines.linePos(err.pos[0]).line}: YAML syntax error: ${err.message.split('\n')[0]}`,
-    );
-  }
-  if (problems.length > 0) throw new ConfigError(problems);
-  if (!isMap(doc.contents))
-    throw new ConfigError([`${file}: expected a mapping of keys (localSystemID: ..., ...)`]);
-
-  visit(doc, {
-    Alias(_, node) {
-      problems.push(
-        `${at(node)}: YAML aliases (*${node.source}) are not supported in a config; write the value out`,
-      );
-    },
-    Pair(_, pair) {
-      // YAML 1.1 parses `<<` as the merge key, a Symbol.
-      if (isScalar(pair.key) && (pair.key.value === '<<' || typeof pair.key.value === 'symbol'))
-        problems.push(
-          `${at(pair.key)}: YAML merge keys (<<) are not supported in a config; write the keys out`,
-        );
-    },
-  });
-  if (problems.length > 0) throw new ConfigError(problems);
   const out: Record<string, unknown> = {};
-  readMap(doc.contents, TOP, '', out);
+  readMap(doc, TOP, '', out);
   if (problems.length > 0) throw new ConfigError(problems);
   const cfg = out as unknown as Config;
   cfg.source = source;
-  crossCheck(cfg);
+  crossCheck(cfg, file, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return cfg;
 
@@ -214,7 +131,10 @@ export function parseConfig(text: string, file: string, source = resolve(file)):
       const valueNode = pair.value as Node | null;
       if (field === 'remotes') into[key] = readRemotes(valueNode, keyNode);
       else {
-        const v = readValue(valueNode ?? keyNode ?? map, `${prefix}${key}`, field, valueNode === null);
+        const node = valueNode ?? keyNode ?? map;
+        const v = readValue(node, `${prefix}${key}`, field, valueNode === null, (why) =>
+          problems.push(`${at(node)}: ${why}`),
+        );
         if (v !== undefined) into[key] = v;
       }
     }
@@ -242,139 +162,4 @@ export function parseConfig(text: string, file: string, source = resolve(file)):
       return entry as unknown as RemoteSystemConfig;
     });
   }
-
-  function readValue(node: Node, name: string, field: Field, empty: boolean): unknown {
-    const bad = (why: string): undefined => void problems.push(`${at(node)}: "${name}" ${why}`);
-    if (empty) return bad('has no value');
-    if (field.kind === 'strings') {
-      if (!isSeq(node) || node.items.length === 0) return bad('must be a non-empty list of strings');
-      const list = node.items.map((n) => (isScalar(n) && typeof n.value === 'string' ? n.value : undefined));
-      return list.every((s) => s !== undefined && s.length > 0)
-        ? list
-        : bad('must contain only non-empty strings');
-    }
-    const v: unknown = isScalar(node) ? node.value : undefined;
-    switch (field.kind) {
-      case 'choice': {
-        const choices = field.choices ?? [];
-        if (typeof v === 'string' && choices.includes(v)) return v;
-        const hint = typeof v === 'string' ? suggest(v, [...choices]) : undefined;
-        return bad(`must be one of ${choices.join(', ')}${hint ? `; did you mean "${hint}"?` : ''}`);
-      }
-      case 'string':
-      case 'path':
-        if (typeof v !== 'string' || v.length === 0)
-          return bad('must be a non-empty string (quote it if needed)');
-        return field.kind === 'path' ? resolve(v) : v;
-      case 'bool':
-        return typeof v === 'boolean' ? v : bad('must be true or false');
-      case 'port':
-        return Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 65535
-          ? v
-          : bad('must be a TCP port number from 1 to 65535 (0 picks a free port)');
-      case 'seconds':
-      case 'count': {
-        const r = field.range!;
-        const ok = Number.isInteger(v) && (v as number) >= r.min && (v as number) <= r.max;
-        const unit = field.kind === 'seconds' ? ' of seconds' : '';
-        return ok ? v : bad(`must be a whole number${unit} from ${r.min} to ${r.max}`);
-      }
-      case 'bits': {
-        const r = field.range!;
-        const ok =
-          Number.isInteger(v) && (v as number) >= r.min && (v as number) <= r.max && (v as number) % 8 === 0;
-        return ok ? v : bad(`must be a number of bits from ${r.min} to ${r.max}, a multiple of 8`);
-      }
-    }
-  }
-
-  function crossCheck(c: Config): void {
-    const local = parseSystemId(c.localSystemID);
-    if (!local) problems.push(`${file}: "localSystemID" must be 1 to 255 bytes without control characters`);
-    else if (isGlob(local))
-      problems.push(`${file}: "localSystemID" must not contain glob characters (* ? [ \\)`);
-    c.remoteSystems.forEach((r, i) => {
-      const name = `remoteSystems[${i}]`;
-      if (typeof r.id !== 'string') return;
-      if (!parseSystemId(r.id))
-        problems.push(`${file}: "${name}.id" must be 1 to 255 bytes without control characters`);
-      if (r.id === c.localSystemID) problems.push(`${file}: "${name}.id" is this KP's own localSystemID`);
-      if (isGlob(r.id)) {
-        try {
-          compileGlob(r.id);
-        } catch (e) {
-          problems.push(`${file}: "${name}.id" is not a valid glob pattern: ${errorMessage(e)}`);
-        }
-      } else if (`${r.ip}${r.pubkey_path}`.includes('{id}')) {
-        problems.push(`${file}: "${name}" uses {id} but its id is not a pattern`);
-      }
-      if (typeof r.ip === 'string' && r.ip.includes(':') && isIP(r.ip) !== 6) {
-        const port = /:(\d+)$/.exec(r.ip)?.[1];
-        problems.push(
-          `${file}: "${name}.ip" is "${r.ip}": an address or host name only` +
-            (port ? `; put the port in "${name}.mtls_port: ${port}"` : ''),
-        );
-      }
-      // A peer on this host at this KP's own peer port is this KP itself: it would dial itself
-      // and get a baffling 403 (a peer's mtls_port defaults to this KP's).
-      const port = r.mtls_port ?? c.mtls_port;
-      const local = r.ip === c.host || /^(127\.|::1$|localhost$)/.test(r.ip ?? '');
-      if (local && port !== 0 && port === c.mtls_port) {
-        problems.push(
-          `${file}: "${name}" (${r.id}) would be dialled at ${r.ip}:${port}, this KP's own peer port; ` +
-            `set "${name}.mtls_port" to the peer's port${r.mtls_port === undefined ? " (it defaults to this KP's mtls_port)" : ''}`,
-        );
-      }
-      const dup = c.remoteSystems.findIndex((o) => o.id === r.id);
-      if (dup < i) problems.push(`${file}: "${name}.id" repeats remoteSystems[${dup}].id "${r.id}"`);
-    });
-    if (c.use_psk && c.psk_file === undefined)
-      problems.push(`${file}: "use_psk" is true but "psk_file" is not set`);
-    if (!c.use_psk && !c.use_ssl) {
-      problems.push(
-        `${file}: "use_psk" and "use_ssl" are both false; the encryptor link needs TLS (plain HTTP is never served)`,
-      );
-    }
-    if (!c.use_psk && c.encryptor_identities === undefined) {
-      problems.push(
-        `${file}: "use_psk" is false (certificate mode) but "encryptor_identities" is not set: list the ` +
-          `routers' certificate identities; a certificate from "cafile" alone does not make an encryptor`,
-      );
-    }
-    for (const id of c.encryptor_identities ?? []) {
-      const peer = c.remoteSystems.find(
-        (r) => r.id === id || r.mtls_client_identity === id || (r.mtls_client_identities ?? []).includes(id),
-      );
-      if (peer)
-        problems.push(`${file}: "encryptor_identities" names "${id}", a peer Key Provider's identity`);
-    }
-    if (c.port !== 0 && c.port === c.mtls_port)
-      problems.push(`${file}: "port" and "mtls_port" are both ${c.port}`);
-  }
-}
-
-/** The closest known key, for "did you mean": same letters in another case, or few edits for its length. */
-export function suggest(key: string, known: string[]): string | undefined {
-  const lower = key.toLowerCase();
-  const same = known.find((k) => k.toLowerCase() === lower);
-  if (same) return same;
-  let best: string | undefined;
-  let bestDist = Infinity;
-  for (const k of known) {
-    const d = editDistance(lower, k.toLowerCase());
-    if (d <= Math.max(3, Math.floor(k.length / 3)) && d < bestDist) [best, bestDist] = [k, d];
-  }
-  return best;
-}
-
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = cur;
-  }
-  return prev[b.length]!;
 }

@@ -1,0 +1,72 @@
+// skip.yaml rules that involve more than one key: IDs, peers that would be this KP itself,
+// addresses with a port, modes that need other keys.
+
+import { isIP } from 'node:net';
+import type { Config } from './types.js';
+import { errorMessage } from '../errors.js';
+import { compileGlob, isGlob } from '../skip/glob.js';
+import { parseSystemId } from '../skip/system-id.js';
+
+/** Rules across keys; each problem is pushed to `problems`, naming `file`. */
+export function crossCheck(c: Config, file: string, problems: string[]): void {
+  const local = parseSystemId(c.localSystemID);
+  if (!local) problems.push(`${file}: "localSystemID" must be 1 to 255 bytes without control characters`);
+  else if (isGlob(local))
+    problems.push(`${file}: "localSystemID" must not contain glob characters (* ? [ \\)`);
+  c.remoteSystems.forEach((r, i) => {
+    const name = `remoteSystems[${i}]`;
+    if (typeof r.id !== 'string') return;
+    if (!parseSystemId(r.id))
+      problems.push(`${file}: "${name}.id" must be 1 to 255 bytes without control characters`);
+    if (r.id === c.localSystemID) problems.push(`${file}: "${name}.id" is this KP's own localSystemID`);
+    if (isGlob(r.id)) {
+      try {
+        compileGlob(r.id);
+      } catch (e) {
+        problems.push(`${file}: "${name}.id" is not a valid glob pattern: ${errorMessage(e)}`);
+      }
+    } else if (`${r.ip}${r.pubkey_path}`.includes('{id}')) {
+      problems.push(`${file}: "${name}" uses {id} but its id is not a pattern`);
+    }
+    if (typeof r.ip === 'string' && r.ip.includes(':') && isIP(r.ip) !== 6) {
+      const port = /:(\d+)$/.exec(r.ip)?.[1];
+      problems.push(
+        `${file}: "${name}.ip" is "${r.ip}": an address or host name only` +
+          (port ? `; put the port in "${name}.mtls_port: ${port}"` : ''),
+      );
+    }
+    // A peer on this host at this KP's own peer port is this KP itself: it would dial itself
+    // and get a baffling 403 (a peer's mtls_port defaults to this KP's).
+    const port = r.mtls_port ?? c.mtls_port;
+    const local = r.ip === c.host || /^(127\.|::1$|localhost$)/.test(r.ip ?? '');
+    if (local && port !== 0 && port === c.mtls_port) {
+      problems.push(
+        `${file}: "${name}" (${r.id}) would be dialled at ${r.ip}:${port}, this KP's own peer port; ` +
+          `set "${name}.mtls_port" to the peer's port${r.mtls_port === undefined ? " (it defaults to this KP's mtls_port)" : ''}`,
+      );
+    }
+    const dup = c.remoteSystems.findIndex((o) => o.id === r.id);
+    if (dup < i) problems.push(`${file}: "${name}.id" repeats remoteSystems[${dup}].id "${r.id}"`);
+  });
+  if (c.use_psk && c.psk_file === undefined)
+    problems.push(`${file}: "use_psk" is true but "psk_file" is not set`);
+  if (!c.use_psk && !c.use_ssl) {
+    problems.push(
+      `${file}: "use_psk" and "use_ssl" are both false; the encryptor link needs TLS (plain HTTP is never served)`,
+    );
+  }
+  if (!c.use_psk && c.encryptor_identities === undefined) {
+    problems.push(
+      `${file}: "use_psk" is false (certificate mode) but "encryptor_identities" is not set: list the ` +
+        `routers' certificate identities; a certificate from "cafile" alone does not make an encryptor`,
+    );
+  }
+  for (const id of c.encryptor_identities ?? []) {
+    const peer = c.remoteSystems.find(
+      (r) => r.id === id || r.mtls_client_identity === id || (r.mtls_client_identities ?? []).includes(id),
+    );
+    if (peer) problems.push(`${file}: "encryptor_identities" names "${id}", a peer Key Provider's identity`);
+  }
+  if (c.port !== 0 && c.port === c.mtls_port)
+    problems.push(`${file}: "port" and "mtls_port" are both ${c.port}`);
+}

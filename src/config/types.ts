@@ -1,0 +1,52 @@
+// What skip.yaml holds once read and checked (src/config.ts reads it).
+
+import type { Level } from '../log.js';
+import type { ProfileChoice } from '../memory-profile.js';
+
+export interface RemoteSystemConfig {
+  id: string;
+  ip: string;
+  mtls_port?: number;
+  pubkey_path: string;
+  mtls_client_identity?: string;
+  mtls_client_identities?: string[];
+}
+
+export interface Config {
+  /** Absolute path of the file this came from. */
+  source: string;
+  localSystemID: string;
+  remoteSystems: RemoteSystemConfig[];
+  algorithm: string;
+  default_key_size_bits: number;
+  default_entropy_bits: number;
+  keystore_path: string;
+  kem_pub_key_path: string;
+  kem_priv_key_path: string;
+  use_psk: boolean;
+  psk_file?: string;
+  psk_identity?: string;
+  use_ssl: boolean;
+  certfile: string;
+  keyfile: string;
+  cafile: string;
+  host: string;
+  port: number;
+  mtls_port: number;
+  key_ttl_seconds: number;
+  admin_host: string;
+  admin_port?: number;
+  /** Certificate mode: the certificate identities (DNS/IP SAN, else CN) that may act as encryptors. */
+  encryptor_identities?: string[];
+  /** Keys waiting to be collected for one remote system, at most; past it the peer gets 503. */
+  max_held_keys_per_remote: number;
+  /** Keys waiting in all, at most: bounds the keystore index in memory (~200 bytes a key). */
+  max_held_keys: number;
+  /** Per encryptor identity: sustained requests per second, and the burst above it. */
+  identity_requests_per_second: number;
+  identity_request_burst: number;
+  /** Caps on connections and requests in flight (src/memory-profile.ts). */
+  memory_profile: ProfileChoice;
+  /** Least severe log lines written: debug, info (default), warn, error. */
+  log_level: Level;
+}
