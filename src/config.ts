@@ -67,6 +67,7 @@ const TOP: Record<string, Field | 'remotes'> = {
   identity_request_burst: { kind: 'count', default: IDENTITY_BURST.default, range: IDENTITY_BURST },
   memory_profile: { kind: 'choice', default: 'auto', choices: PROFILE_NAMES },
   log_level: { kind: 'choice', default: 'info', choices: LEVELS },
+  tls13_psk: { kind: 'bool', default: true },
 };
 
 const REMOTE: Record<string, Field> = {

@@ -58,17 +58,18 @@ export interface RunningServer {
   readonly log: Logger;
 }
 
-const TLS13_PSK_NOTE =
-  "TLS 1.3 with a PSK negotiates TLS_AES_128_GCM_SHA256: Node's PSK callback is SHA-256 bound, " +
-  "so the draft's TLS_AES_256_GCM_SHA384 is not available with a PSK; TLS 1.2 suites are unaffected";
-
 export async function startServer(config: Config, opts: StartOptions): Promise<RunningServer> {
   const { log } = opts;
   const material = loadTlsMaterial(config);
   const remotes = new RemoteDirectory(config.localSystemID, config.remoteSystems, config.mtls_port);
   const psk = config.use_psk ? new PskTable(config.psk_file!) : undefined;
   const tls: EncryptorTls = psk
-    ? { mode: 'psk', psk, ...(config.psk_identity !== undefined && { hint: config.psk_identity }) }
+    ? {
+        mode: 'psk',
+        psk,
+        tls13: config.tls13_psk,
+        ...(config.psk_identity !== undefined && { hint: config.psk_identity }),
+      }
     : {
         mode: 'cert',
         material,
@@ -165,7 +166,6 @@ export async function startServer(config: Config, opts: StartOptions): Promise<R
   log.info('started', {
     localSystemID: config.localSystemID,
     encryptor: { host: config.host, port, mode: tls.mode, suites: enc.suites, identities: psk?.size },
-    tls13: tls.mode === 'psk' ? TLS13_PSK_NOTE : 'TLS_AES_256_GCM_SHA384',
     peer: { host: config.host, port: peerPort, suites: PEER_SUITES },
     peers: remotes.ids(),
     kem: { algorithm: 'ML-KEM-1024', backend: kem.name },

@@ -35,7 +35,10 @@ describe('certificate mode', () => {
     const bobsPeerCert = pki.leaf('bob');
     const otherRouter = pki.leaf('router-carol', 'DNS:router-carol');
 
-    const get = (client?: { cert: string; key: string }): Promise<{ status: number; cipher: string }> =>
+    const get = (
+      client?: { cert: string; key: string },
+      ciphers?: string,
+    ): Promise<{ status: number; cipher: string }> =>
       new Promise((resolve, reject) => {
         const req = request(
           {
@@ -46,6 +49,7 @@ describe('certificate mode', () => {
             ca: readFileSync(pki.ca),
             servername: 'localhost',
             ...(client && { cert: readFileSync(client.cert), key: readFileSync(client.key) }),
+            ...(ciphers && { ciphers, minVersion: 'TLSv1.3' as const }),
           },
           (res) => {
             const cipher = (res.socket as TLSSocket).getCipher().standardName;
@@ -61,6 +65,11 @@ describe('certificate mode', () => {
     assert.equal(ok.status, 200);
     assert.equal(ok.cipher, 'TLS_AES_256_GCM_SHA384');
     assert.equal(log.lines.find((l) => l.event === 'request')?.identity, 'router-alice');
+    // TLS 1.3 here is TLS_AES_256_GCM_SHA384 only (issue 13): AES-128 and ChaCha20 offers fail.
+    await assert.rejects(
+      get(router, 'TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256'),
+      /alert|handshake/i,
+    );
     await assert.rejects(get(), /certificate|alert|socket hang up|ECONNRESET/i);
     await assert.rejects(get(stranger), /unknown ca|alert|socket hang up|ECONNRESET/i);
     await assert.rejects(get(bobsPeerCert), /socket hang up|ECONNRESET/i);

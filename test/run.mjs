@@ -35,8 +35,16 @@ const RUNTIME_SUITES = [
   'psk-revocation.e2e.test.js',
   'peer.e2e.test.js',
   'cli.e2e.test.js',
+  'tls13.e2e.test.js',
+  'tls13-kat.test.js',
 ];
-const EXE_SUITES = ['encryptor-api.e2e.test.js', 'peer.e2e.test.js', 'lab.e2e.test.js', 'cli.e2e.test.js'];
+const EXE_SUITES = [
+  'encryptor-api.e2e.test.js',
+  'peer.e2e.test.js',
+  'lab.e2e.test.js',
+  'cli.e2e.test.js',
+  'tls13.e2e.test.js',
+];
 const ARM_SUITES = ['encryptor-api.e2e.test.js'];
 const NATIVE_KEM = new Set(['Node 24', 'Node 26']);
 

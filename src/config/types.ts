@@ -49,4 +49,6 @@ export interface Config {
   memory_profile: ProfileChoice;
   /** Least severe log lines written: debug, info (default), warn, error. */
   log_level: Level;
+  /** Serve TLS 1.3 with a PSK (TLS_AES_256_GCM_SHA384, our engine); false: TLS 1.2 only. */
+  tls13_psk: boolean;
 }

@@ -1,8 +1,9 @@
 // The encryptor listener (draft-cisco-skip-02 §3, Table 1), hardened with time and size limits.
-// PSK mode: TLS 1.2 with the PSK suites IOS XE and the draft use; TLS 1.3 allowed, but Node's
-// pskCallback is OpenSSL's legacy callback, which binds the PSK to SHA-256, so TLS 1.3 with a PSK
-// negotiates TLS_AES_128_GCM_SHA256, never the draft's TLS_AES_256_GCM_SHA384.
-// Certificate mode: mutual TLS against `cafile`, for encryptors that cannot do PSK.
+// PSK mode: TLS 1.3 with TLS_AES_256_GCM_SHA384 served by our own engine (src/tls13/: Node's
+// pskCallback binds every PSK to SHA-256, so node:tls cannot serve that row), reached through the
+// front door on the same port; TLS 1.2 with the PSK suites IOS XE and the draft use, by node:tls.
+// Certificate mode: mutual TLS against `cafile`, for encryptors that cannot do PSK; TLS 1.3 there
+// is node:tls's, limited to TLS_AES_256_GCM_SHA384.
 
 import { constants as cryptoConstants, randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
@@ -16,6 +17,7 @@ import type { TlsMaterial } from './files.js';
 import { handshakeReason } from './handshake-reasons.js';
 import { socketIdentities } from './identity.js';
 import type { PskTable } from './psk.js';
+import { installFrontDoor } from '../tls13/front-door.js';
 
 /** TLS 1.2 PSK suites: IOS XE's two GCM suites, then the draft's Table 1 CBC suites. Server
  * order (honorCipherOrder): forward-secret DHE-PSK first whenever the client offers it
@@ -26,14 +28,13 @@ export const PSK_SUITES = [
   'DHE-PSK-AES256-CBC-SHA384',
   'DHE-PSK-AES256-CBC-SHA',
 ] as const;
-/** TLS 1.3 with a PSK in Node: only SHA-256 suites can carry it (see above). */
-export const PSK_TLS13_SUITES = ['TLS_AES_256_GCM_SHA384', 'TLS_AES_128_GCM_SHA256'] as const;
+/** TLS 1.3: the draft's REQUIRED suite only, with a PSK (our engine) and with certificates. */
+export const TLS13_SUITES = ['TLS_AES_256_GCM_SHA384'] as const;
 /** Certificate mode, draft Table 1, plus ECDHE-RSA for the RSA certificates the scripts make. */
 export const CERT_SUITES = [
   'ECDHE-ECDSA-AES256-GCM-SHA384',
   'ECDHE-RSA-AES256-GCM-SHA384',
   'AES256-SHA256',
-  'TLS_AES_256_GCM_SHA384',
 ] as const;
 
 /** Limits on the encryptor listener; a slow or huge request is cut without harming others. */
@@ -62,7 +63,13 @@ export const LIMITS: {
 export type Limits = typeof LIMITS;
 
 export type EncryptorTls =
-  | { mode: 'psk'; psk: PskTable; hint?: string }
+  | {
+      mode: 'psk';
+      psk: PskTable;
+      hint?: string;
+      /** tls13_psk: serve TLS 1.3 (TLS_AES_256_GCM_SHA384) with our engine; false: TLS 1.2 only. */
+      tls13?: boolean;
+    }
   | {
       mode: 'cert';
       material: TlsMaterial;
@@ -74,7 +81,8 @@ export type EncryptorTls =
 
 export interface EncryptorServer {
   server: Server;
-  suites: readonly string[];
+  /** The suites served, per TLS version. */
+  suites: { 'TLSv1.3': readonly string[]; 'TLSv1.2': readonly string[] };
   /** The PSK identity or certificate CN of the client on this request's connection. */
   identify: (req: IncomingMessage) => string | undefined;
 }
@@ -93,13 +101,15 @@ export function createEncryptorServer(
     maxVersion: 'TLSv1.3',
     honorCipherOrder: true,
   };
-  let suites: readonly string[];
+  let suites: EncryptorServer['suites'];
   let options: ServerOptions;
   if (tls.mode === 'psk') {
-    suites = [...PSK_SUITES, ...PSK_TLS13_SUITES];
+    suites = { 'TLSv1.3': tls.tls13 === false ? [] : TLS13_SUITES, 'TLSv1.2': PSK_SUITES };
     options = {
       ...common,
-      ciphers: suites.join(':'),
+      // node:tls serves TLS 1.2 only here: TLS 1.3 with a PSK is the engine's (front door).
+      maxVersion: 'TLSv1.2',
+      ciphers: PSK_SUITES.join(':'),
       // Without dhparam the DHE-PSK suites silently never negotiate.
       dhparam: 'auto',
       // No session resumption for PSK clients: every connection runs pskCallback against the
@@ -119,11 +129,12 @@ export function createEncryptorServer(
       },
     };
   } else {
-    suites = CERT_SUITES;
+    suites = { 'TLSv1.3': TLS13_SUITES, 'TLSv1.2': CERT_SUITES };
     const { cert, key, ca } = tls.material;
     options = {
       ...common,
-      ciphers: suites.join(':'),
+      // TLS 1.3 names in `ciphers` become OpenSSL's TLS 1.3 suite list: only AES-256-GCM.
+      ciphers: [...CERT_SUITES, ...TLS13_SUITES].join(':'),
       cert,
       key,
       ca,
@@ -143,6 +154,27 @@ export function createEncryptorServer(
   });
   server.on('clientError', (err: Error, socket: Duplex) => refuseBadRequest(err, socket, limits));
   if (tls.mode === 'psk') {
+    installFrontDoor(server, {
+      psk: tls.psk,
+      engine: tls.tls13 !== false,
+      handshakeTimeoutMs: limits.handshakeTimeoutMs,
+      secure: (plain, negotiated) => {
+        identities.set(plain, negotiated.identity);
+        server.emit('secureConnection', plain);
+      },
+      refused: (raw, reason, x) => {
+        const fields = {
+          peer: raw.remoteAddress,
+          reason,
+          tls: '1.3',
+          alert: x.alert,
+          ...(x.identity !== undefined &&
+            reason === 'unknown PSK identity' && { identity: clip(x.identity, 128) }),
+        };
+        if (x.afterHandshake) log.debug('tls connection closed on error', fields);
+        else log.warn('tls handshake refused', fields);
+      },
+    });
     // Belt and braces: no connection without a known identity is ever served.
     server.on('secureConnection', (socket: TLSSocket) => {
       if (!identities.has(socket)) socket.destroy();

@@ -1,0 +1,134 @@
+// The encryptor port's front door (issue 13): reads the ClientHello of each new connection and
+// routes it. TLS 1.3 with TLS_AES_256_GCM_SHA384 and a PSK bound to SHA-384 (a 48-byte binder)
+// goes to this engine; anything else goes, bytes intact, to node:tls (TLS 1.2 PSK suites, or the
+// handshake's own refusal). A TLS 1.3-only offer with a SHA-256 PSK is refused here with a
+// handshake_failure alert and a log line that says why: this KP serves no AES-128 suite.
+
+import type { Server } from 'node:https';
+import type { Socket } from 'node:net';
+import { ALERT, CONTENT, TLS12, TLS13, TLS_AES_256_GCM_SHA384 } from './constants.js';
+import { parseClientHello, type ClientHello } from './client-hello.js';
+import { Tls13Connection, MAX_HANDSHAKE_MESSAGE, type Tls13Socket } from './connection.js';
+import type { Negotiated, PskLookup } from './handshake.js';
+import { AlertError, RecordReader, plainRecord } from './record.js';
+
+export interface FrontDoorOptions {
+  psk: PskLookup;
+  /** tls13_psk: false sends every connection to node:tls (TLS 1.2 only). */
+  engine: boolean;
+  handshakeTimeoutMs: number;
+  groups?: readonly number[];
+  secure(socket: Tls13Socket, negotiated: Negotiated): void;
+  refused(
+    raw: Socket,
+    reason: string,
+    extra: { alert: number; identity?: string; afterHandshake: boolean },
+  ): void;
+}
+
+type Route = { to: 'engine'; hello: ClientHello } | { to: 'node' } | { to: 'refuse'; reason: string };
+
+/** Where a complete ClientHello goes. */
+export function route(hello: ClientHello, engine: boolean): Route {
+  const tls13 = hello.versions?.includes(TLS13) ?? false;
+  const psk = hello.psk;
+  if (!engine || !tls13 || !psk) return { to: 'node' };
+  const sha384 = psk.binders.some((b) => b.length === 48);
+  if (sha384 && hello.cipherSuites.includes(TLS_AES_256_GCM_SHA384)) return { to: 'engine', hello };
+  if (hello.versions!.includes(TLS12)) return { to: 'node' }; // served TLS 1.2 with an AES-256 PSK suite
+  return {
+    to: 'refuse',
+    reason:
+      'TLS 1.3 offered only with a SHA-256 PSK (TLS_AES_128_GCM_SHA256): this KP serves TLS 1.3 PSKs ' +
+      'with TLS_AES_256_GCM_SHA384 (draft-cisco-skip-02 Table 1), or TLS 1.2',
+  };
+}
+
+/** Puts the front door on `server`'s raw connections, in place of node:tls's own listener. */
+export function installFrontDoor(server: Server, o: FrontDoorOptions): void {
+  const listeners = server.listeners('connection') as ((s: Socket) => void)[];
+  if (listeners.length !== 1) throw new Error('expected node:tls to be the only connection listener');
+  const tlsListener = listeners[0]!;
+  server.removeListener('connection', tlsListener);
+  server.prependListener('connection', (socket: Socket) => {
+    const reader = new RecordReader();
+    const seen: Buffer[] = [];
+    let hello: Buffer = Buffer.alloc(0);
+    let consumed = 0;
+    const timer = setTimeout(() => {
+      o.refused(socket, 'handshake not finished in time', { alert: -1, afterHandshake: false });
+      socket.destroy();
+    }, o.handshakeTimeoutMs);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
+    // A reset before anyone else listens must not become an uncaught 'error'.
+    socket.on('error', () => socket.destroy());
+    const toNode = (): void => {
+      socket.removeListener('data', onData);
+      socket.pause();
+      socket.unshift(Buffer.concat(seen));
+      clearTimeout(timer);
+      tlsListener.call(server, socket);
+    };
+    const refuse = (alert: number, reason: string): void => {
+      socket.removeListener('data', onData);
+      clearTimeout(timer);
+      socket.end(plainRecord(CONTENT.alert, Buffer.from([2, alert])));
+      socket.destroySoon();
+      o.refused(socket, reason, { alert, afterHandshake: false });
+    };
+    const onData = (d: Buffer): void => {
+      seen.push(d);
+      reader.push(d);
+      let complete: Buffer | undefined;
+      try {
+        for (let r = reader.next(); r && !complete; r = reader.next()) {
+          consumed += 5 + r.body.length;
+          if (r.type !== CONTENT.handshake) return toNode();
+          hello = hello.length ? Buffer.concat([hello, r.body]) : r.body;
+          if (hello.length < 4) continue;
+          const len = hello.readUIntBE(1, 3);
+          if (len > MAX_HANDSHAKE_MESSAGE || hello.length > 4 + len) return toNode();
+          if (hello.length === 4 + len) complete = hello;
+        }
+        if (!complete && reader.pending > MAX_HANDSHAKE_MESSAGE) return toNode();
+      } catch {
+        // Not TLS records: node:tls answers it as it would (and logs why).
+        return toNode();
+      }
+      if (!complete) return;
+      let ch: ClientHello;
+      try {
+        ch = parseClientHello(complete);
+      } catch (e) {
+        // A ClientHello that breaks the rules (duplicated extensions, pre_shared_key not last,
+        // binders that do not match identities, bad lengths): refused here, saying which rule.
+        if (e instanceof AlertError) return refuse(e.alert, e.message);
+        throw e;
+      }
+      decide(ch);
+    };
+    const decide = (ch: ClientHello): void => {
+      const r = route(ch, o.engine);
+      if (r.to === 'node') return toNode();
+      if (r.to === 'refuse') return refuse(ALERT.handshakeFailure, r.reason);
+      socket.removeListener('data', onData);
+      const rest = Buffer.concat(seen).subarray(consumed);
+      const conn = new Tls13Connection(
+        socket,
+        { psk: o.psk, ...(o.groups && { groups: o.groups }) },
+        {
+          secure: (plain, negotiated) => {
+            clearTimeout(timer);
+            o.secure(plain, negotiated);
+          },
+          refused: (reason, alert, identity, afterHandshake) =>
+            o.refused(socket, reason, { alert, ...(identity !== undefined && { identity }), afterHandshake }),
+        },
+      );
+      conn.start(r.hello, rest);
+      socket.resume();
+    };
+    socket.on('data', onData);
+  });
+}

@@ -1,0 +1,313 @@
+// The server side of a TLS 1.3 handshake with an external PSK, for exactly one profile
+// (RFC 8446 §2.2, §4): TLS_AES_256_GCM_SHA384, psk_dhe_ke preferred (x25519, P-256, P-384,
+// X25519MLKEM768), psk_ke allowed, HelloRetryRequest when the client's shares miss a group it
+// supports, ALPN http/1.1 echoed, no certificates, no 0-RTT, no tickets. The PSK is bound to
+// SHA-384. Messages in, records out; the connection (connection.ts) carries the bytes.
+
+import { randomBytes } from 'node:crypto';
+import {
+  ALERT,
+  EXT,
+  HRR_RANDOM,
+  HS,
+  PSK_DHE_KE,
+  PSK_KE,
+  TLS13,
+  TLS_AES_256_GCM_SHA384,
+} from './constants.js';
+import { parseClientHello, type ClientHello } from './client-hello.js';
+import { GROUP_NAMES, SERVER_GROUPS, serverShare } from './key-share.js';
+import {
+  Transcript,
+  binderKey,
+  deriveSecret,
+  earlySecret,
+  finishedMac,
+  handshakeSecret,
+  macEqual,
+  masterSecret,
+  type Hash,
+} from './key-schedule.js';
+import { AlertError } from './record.js';
+import { extension, handshake, u16, u8, vec } from './wire.js';
+
+export const HASH: Hash = 'sha384';
+
+export interface PskLookup {
+  /** The key of an identity, or null/undefined when it is not in the table. */
+  lookup(identity: string): Buffer | null | undefined;
+}
+
+export interface HandshakeOptions {
+  psk: PskLookup;
+  /** Groups served, in preference order (default SERVER_GROUPS). */
+  groups?: readonly number[];
+}
+
+/** What the connection does with the handshake's output, in order. */
+export type Step =
+  | { kind: 'plain'; type: number; content: Buffer }
+  | { kind: 'write-key'; secret: Buffer }
+  | { kind: 'read-key'; secret: Buffer }
+  | { kind: 'protected'; type: number; content: Buffer }
+  | { kind: 'done' };
+
+export interface Negotiated {
+  identity: string;
+  group?: string;
+  retried: boolean;
+  alpn?: string;
+}
+
+const CCS = { kind: 'plain', type: 20, content: Buffer.from([1]) } as const;
+
+/** An identity's bytes as the PSK table names it; undefined if they are not clean UTF-8. */
+function identityText(b: Buffer): string | undefined {
+  const s = b.toString('utf8');
+  return Buffer.byteLength(s) === b.length && !s.includes('\ufffd') ? s : undefined;
+}
+
+export class ServerHandshake {
+  private state: 'hello' | 'retry' | 'finished' | 'done' = 'hello';
+  private transcript: Transcript | undefined;
+  private firstHello: ClientHello | undefined;
+  private retryGroup: number | undefined;
+  private selected = -1;
+  private psk: Buffer | undefined;
+  private clientHs: Buffer | undefined;
+  private serverHs: Buffer | undefined;
+  private ccsSent = false;
+  /** After the handshake: the application traffic secrets (for KeyUpdate). */
+  clientAp: Buffer | undefined;
+  serverAp: Buffer | undefined;
+  negotiated: Negotiated | undefined;
+  /** The identity the client offered, for the log even when refused. */
+  offeredIdentity: string | undefined;
+
+  constructor(private readonly o: HandshakeOptions) {}
+
+  get finished(): boolean {
+    return this.state === 'done';
+  }
+  get expectsPlaintext(): boolean {
+    return this.state === 'hello' || this.state === 'retry';
+  }
+
+  /** A whole handshake message from the client; returns the steps to carry out. */
+  message(raw: Buffer): Step[] {
+    const type = raw[0];
+    if (this.state === 'hello' || this.state === 'retry') {
+      if (type !== HS.clientHello)
+        throw new AlertError(ALERT.unexpectedMessage, `handshake message ${type} before ClientHello`);
+      return this.hello(parseClientHello(raw));
+    }
+    if (this.state === 'finished') {
+      if (type !== HS.finished)
+        throw new AlertError(ALERT.unexpectedMessage, `handshake message ${type} where Finished was due`);
+      return this.clientFinished(raw);
+    }
+    throw new AlertError(ALERT.unexpectedMessage, `handshake message ${type} after the handshake`);
+  }
+
+  /** Parses and answers the first ClientHello, already parsed by the front door. */
+  start(ch: ClientHello): Step[] {
+    return this.hello(ch);
+  }
+
+  private hello(ch: ClientHello): Step[] {
+    const retry = this.state === 'retry';
+    if (!ch.versions?.includes(TLS13))
+      throw new AlertError(ALERT.protocolVersion, 'TLS 1.3 not offered in supported_versions');
+    if (ch.legacyVersion !== 0x0303)
+      throw new AlertError(
+        ALERT.protocolVersion,
+        `legacy_version 0x${ch.legacyVersion.toString(16)}, not 0x0303`,
+      );
+    if (ch.compression.length !== 1 || ch.compression[0] !== 0)
+      throw new AlertError(ALERT.illegalParameter, 'compression methods other than null');
+    if (!ch.cipherSuites.includes(TLS_AES_256_GCM_SHA384))
+      throw new AlertError(ALERT.handshakeFailure, 'TLS_AES_256_GCM_SHA384 not offered');
+    if (ch.earlyData)
+      throw new AlertError(
+        ALERT.illegalParameter,
+        'early data offered (0-RTT is replayable; never accepted)',
+      );
+    if (!ch.psk)
+      throw new AlertError(ALERT.handshakeFailure, 'no pre_shared_key offered (this port serves PSKs only)');
+    if (!ch.pskModes)
+      throw new AlertError(ALERT.missingExtension, 'pre_shared_key without psk_key_exchange_modes');
+    if (retry) this.checkRetryHello(ch);
+
+    // The first identity in the table is the one taken; a missing one fails as a wrong key does.
+    const index = ch.psk.identities.findIndex((i) => {
+      const name = identityText(i.identity);
+      return name !== undefined && this.o.psk.lookup(name);
+    });
+    if (index < 0) {
+      this.offeredIdentity = identityText(ch.psk.identities[0]!.identity) ?? '(not UTF-8)';
+      throw new AlertError(ALERT.decryptError, 'unknown PSK identity');
+    }
+    const identity = identityText(ch.psk.identities[index]!.identity)!;
+    this.offeredIdentity = identity;
+    if (retry && index !== this.selected)
+      throw new AlertError(ALERT.illegalParameter, 'second ClientHello chose another PSK identity');
+    this.selected = index;
+    this.psk?.fill(0);
+    this.psk = Buffer.from(this.o.psk.lookup(identity)!);
+
+    const transcript = retry ? this.transcript! : new Transcript(HASH);
+    this.verifyBinder(ch, index, transcript);
+
+    const groups = this.o.groups ?? SERVER_GROUPS;
+    const dhe = ch.pskModes.includes(PSK_DHE_KE);
+    const share = dhe
+      ? groups.map((g) => ch.keyShares?.find((s) => s.group === g)).find((s) => s)
+      : undefined;
+    if (dhe && !share && !retry) {
+      const group = groups.find((g) => ch.groups?.includes(g));
+      if (group !== undefined) return this.helloRetry(ch, group);
+    }
+    if (!share && !ch.pskModes.includes(PSK_KE))
+      throw new AlertError(ALERT.handshakeFailure, 'no key exchange in common (groups, or psk_ke)');
+    return this.serverHello(ch, transcript, share);
+  }
+
+  private checkRetryHello(ch: ClientHello): void {
+    const shares = ch.keyShares ?? [];
+    if (shares.length !== 1 || shares[0]!.group !== this.retryGroup)
+      throw new AlertError(ALERT.illegalParameter, 'second ClientHello does not share the group asked for');
+    if (!ch.sessionId.equals(this.firstHello!.sessionId))
+      throw new AlertError(ALERT.illegalParameter, 'second ClientHello changed legacy_session_id');
+  }
+
+  /** Binder of identity `index` over the truncated ClientHello (§4.2.11.2), constant-time. */
+  private verifyBinder(ch: ClientHello, index: number, transcript: Transcript): void {
+    const binder = ch.psk!.binders[index]!;
+    const early = earlySecret(HASH, this.psk!);
+    const key = binderKey(HASH, early);
+    try {
+      const expected = finishedMac(HASH, key, transcript.with(ch.raw.subarray(0, ch.psk!.bindersOffset)));
+      if (!macEqual(expected, binder))
+        throw new AlertError(
+          ALERT.decryptError,
+          binder.length === 48
+            ? 'wrong PSK (binder does not verify)'
+            : 'PSK binder is not SHA-384 (a SHA-256 PSK?)',
+        );
+    } finally {
+      early.fill(0);
+      key.fill(0);
+    }
+  }
+
+  private helloRetry(ch: ClientHello, group: number): Step[] {
+    this.firstHello = ch;
+    this.retryGroup = group;
+    this.state = 'retry';
+    const hrr = handshake(
+      HS.serverHello,
+      Buffer.concat([
+        u16(0x0303),
+        HRR_RANDOM,
+        vec(1, ch.sessionId),
+        u16(TLS_AES_256_GCM_SHA384),
+        u8(0),
+        vec(2, extension(EXT.supportedVersions, u16(TLS13)), extension(EXT.keyShare, u16(group))),
+      ]),
+    );
+    this.transcript = Transcript.afterRetry(HASH, ch.raw);
+    this.transcript.add(hrr);
+    const steps: Step[] = [{ kind: 'plain', type: 22, content: hrr }];
+    if (ch.sessionId.length > 0) {
+      steps.push(CCS);
+      this.ccsSent = true;
+    }
+    return steps;
+  }
+
+  private serverHello(
+    ch: ClientHello,
+    transcript: Transcript,
+    share?: { group: number; key: Buffer },
+  ): Step[] {
+    const dh = share ? serverShare(share.group, share.key) : undefined;
+    const extensions = [
+      extension(EXT.supportedVersions, u16(TLS13)),
+      ...(dh && share ? [extension(EXT.keyShare, Buffer.concat([u16(share.group), vec(2, dh.share)]))] : []),
+      extension(EXT.preSharedKey, u16(this.selected)),
+    ];
+    const sh = handshake(
+      HS.serverHello,
+      Buffer.concat([
+        u16(0x0303),
+        randomBytes(32),
+        vec(1, ch.sessionId),
+        u16(TLS_AES_256_GCM_SHA384),
+        u8(0),
+        vec(2, ...extensions),
+      ]),
+    );
+    transcript.add(ch.raw, sh);
+    const early = earlySecret(HASH, this.psk!);
+    this.psk!.fill(0);
+    const hs = handshakeSecret(HASH, early, dh?.shared);
+    early.fill(0);
+    dh?.shared.fill(0);
+    const hsHash = transcript.current();
+    this.clientHs = deriveSecret(HASH, hs, 'c hs traffic', hsHash);
+    const serverHs = deriveSecret(HASH, hs, 's hs traffic', hsHash);
+    this.serverHs = serverHs;
+
+    let alpn: string | undefined;
+    if (ch.alpn) {
+      if (!ch.alpn.includes('http/1.1'))
+        throw new AlertError(ALERT.noApplicationProtocol, `ALPN offers ${ch.alpn.join(', ')}, not http/1.1`);
+      alpn = 'http/1.1';
+    }
+    const ee = handshake(
+      HS.encryptedExtensions,
+      vec(2, ...(alpn ? [extension(EXT.alpn, vec(2, vec(1, Buffer.from(alpn))))] : [])),
+    );
+    transcript.add(ee);
+    const fin = handshake(HS.finished, finishedMac(HASH, serverHs, transcript.current()));
+    transcript.add(fin);
+    const master = masterSecret(HASH, hs);
+    hs.fill(0);
+    const apHash = transcript.current();
+    this.clientAp = deriveSecret(HASH, master, 'c ap traffic', apHash);
+    this.serverAp = deriveSecret(HASH, master, 's ap traffic', apHash);
+    master.fill(0);
+    this.transcript = transcript;
+    this.state = 'finished';
+    this.negotiated = {
+      identity: this.offeredIdentity!,
+      ...(share && { group: GROUP_NAMES[share.group] }),
+      retried: this.retryGroup !== undefined,
+      ...(alpn && { alpn }),
+    };
+    const steps: Step[] = [{ kind: 'plain', type: 22, content: sh }];
+    if (ch.sessionId.length > 0 && !this.ccsSent) steps.push(CCS);
+    steps.push(
+      { kind: 'write-key', secret: serverHs },
+      { kind: 'protected', type: 22, content: Buffer.concat([ee, fin]) },
+      { kind: 'read-key', secret: this.clientHs },
+      { kind: 'write-key', secret: this.serverAp },
+    );
+    return steps;
+  }
+
+  private clientFinished(raw: Buffer): Step[] {
+    const expected = finishedMac(HASH, this.clientHs!, this.transcript!.current());
+    const got = raw.subarray(4);
+    if (raw.readUIntBE(1, 3) !== got.length || !macEqual(expected, got))
+      throw new AlertError(ALERT.decryptError, "client's Finished does not verify");
+    this.clientHs!.fill(0);
+    this.serverHs?.fill(0);
+    this.state = 'done';
+    return [{ kind: 'read-key', secret: this.clientAp! }, { kind: 'done' }];
+  }
+
+  wipe(): void {
+    for (const b of [this.psk, this.clientHs, this.serverHs, this.clientAp, this.serverAp]) b?.fill(0);
+  }
+}

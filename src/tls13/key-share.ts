@@ -1,0 +1,156 @@
+// The server's half of an (EC)DHE key exchange for each group this engine takes (RFC 8446
+// §4.2.8, §7.4): x25519, secp256r1, secp384r1 on node:crypto, and the hybrid X25519MLKEM768
+// (draft-ietf-tls-ecdhe-mlkem: ML-KEM-768 from @noble/post-quantum, then x25519). A share that
+// is not a valid point or key is refused with illegal_parameter.
+
+import { createECDH, createPublicKey, diffieHellman, generateKeyPairSync } from 'node:crypto';
+import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
+import { ALERT, GROUP } from './constants.js';
+import { AlertError } from './record.js';
+
+/** Server preference, best first: the hybrid (post-quantum) group, then the classical ones. */
+export const SERVER_GROUPS: readonly number[] = [
+  GROUP.x25519mlkem768,
+  GROUP.x25519,
+  GROUP.secp256r1,
+  GROUP.secp384r1,
+];
+
+export const GROUP_NAMES: Record<number, string> = {
+  [GROUP.x25519mlkem768]: 'X25519MLKEM768',
+  [GROUP.x25519]: 'x25519',
+  [GROUP.secp256r1]: 'secp256r1',
+  [GROUP.secp384r1]: 'secp384r1',
+};
+
+const MLKEM768_EK = 1184;
+const MLKEM768_CT = 1088;
+
+export interface ServerShare {
+  /** key_exchange of the server's KeyShareEntry. */
+  share: Buffer;
+  /** The shared secret fed to the key schedule (wiped by the caller). */
+  shared: Buffer;
+}
+
+const bad = (group: number, why: string): AlertError =>
+  new AlertError(ALERT.illegalParameter, `${GROUP_NAMES[group] ?? group} key share ${why}`);
+
+function x25519(client: Buffer): ServerShare {
+  if (client.length !== 32) throw bad(GROUP.x25519, `of ${client.length} bytes, not 32`);
+  const { privateKey, publicKey } = generateKeyPairSync('x25519');
+  const peer = createPublicKey({
+    key: { kty: 'OKP', crv: 'X25519', x: client.toString('base64url') },
+    format: 'jwk',
+  });
+  const shared = diffieHellman({ privateKey, publicKey: peer });
+  if (shared.every((b) => b === 0)) throw bad(GROUP.x25519, 'gives an all-zero secret');
+  const x = publicKey.export({ format: 'jwk' }).x!;
+  return { share: Buffer.from(x, 'base64url'), shared };
+}
+
+function ecdh(group: number, curve: string, pointLength: number, client: Buffer): ServerShare {
+  if (client.length !== pointLength || client[0] !== 4)
+    throw bad(group, 'is not an uncompressed point of the right length');
+  const e = createECDH(curve);
+  const share = e.generateKeys();
+  try {
+    return { share, shared: e.computeSecret(client) };
+  } catch {
+    throw bad(group, 'is not a point on the curve');
+  }
+}
+
+function hybrid(client: Buffer): ServerShare {
+  if (client.length !== MLKEM768_EK + 32)
+    throw bad(GROUP.x25519mlkem768, `of ${client.length} bytes, not ${MLKEM768_EK + 32}`);
+  let enc: { cipherText: Uint8Array; sharedSecret: Uint8Array };
+  try {
+    enc = ml_kem768.encapsulate(client.subarray(0, MLKEM768_EK));
+  } catch {
+    throw bad(GROUP.x25519mlkem768, 'holds an invalid ML-KEM-768 key');
+  }
+  const ec = x25519(client.subarray(MLKEM768_EK));
+  const share = Buffer.concat([enc.cipherText, ec.share]);
+  if (share.length !== MLKEM768_CT + 32) throw new Error('ML-KEM-768 ciphertext of the wrong length');
+  const shared = Buffer.concat([enc.sharedSecret, ec.shared]);
+  enc.sharedSecret.fill(0);
+  ec.shared.fill(0);
+  return { share, shared };
+}
+
+/** The server's share and the shared secret for `group` against the client's share. */
+export function serverShare(group: number, client: Buffer): ServerShare {
+  switch (group) {
+    case GROUP.x25519:
+      return x25519(client);
+    case GROUP.secp256r1:
+      return ecdh(group, 'prime256v1', 65, client);
+    case GROUP.secp384r1:
+      return ecdh(group, 'secp384r1', 97, client);
+    case GROUP.x25519mlkem768:
+      return hybrid(client);
+    default:
+      throw new Error(`group ${group} is not served`);
+  }
+}
+
+export interface ClientShare {
+  group: number;
+  /** key_exchange of the client's KeyShareEntry. */
+  share: Buffer;
+  /** The shared secret from the server's key_exchange; illegal_parameter if it is not valid. */
+  finish(server: Buffer): Buffer;
+}
+
+/** A client key share for `group` (the client side of serverShare). */
+export function clientShare(group: number): ClientShare {
+  switch (group) {
+    case GROUP.x25519: {
+      const { privateKey, publicKey } = generateKeyPairSync('x25519');
+      return {
+        group,
+        share: Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url'),
+        finish(server) {
+          if (server.length !== 32) throw bad(group, `of ${server.length} bytes, not 32`);
+          const peer = createPublicKey({
+            key: { kty: 'OKP', crv: 'X25519', x: server.toString('base64url') },
+            format: 'jwk',
+          });
+          return diffieHellman({ privateKey, publicKey: peer });
+        },
+      };
+    }
+    case GROUP.secp256r1:
+    case GROUP.secp384r1: {
+      const e = createECDH(group === GROUP.secp256r1 ? 'prime256v1' : 'secp384r1');
+      return {
+        group,
+        share: e.generateKeys(),
+        finish(server) {
+          try {
+            return e.computeSecret(server);
+          } catch {
+            throw bad(group, 'is not a point on the curve');
+          }
+        },
+      };
+    }
+    case GROUP.x25519mlkem768: {
+      const kem = ml_kem768.keygen();
+      const ec = clientShare(GROUP.x25519);
+      return {
+        group,
+        share: Buffer.concat([kem.publicKey, ec.share]),
+        finish(server) {
+          if (server.length !== MLKEM768_CT + 32) throw bad(group, `of ${server.length} bytes`);
+          const ss = ml_kem768.decapsulate(server.subarray(0, MLKEM768_CT), kem.secretKey);
+          kem.secretKey.fill(0);
+          return Buffer.concat([ss, ec.finish(server.subarray(MLKEM768_CT))]);
+        },
+      };
+    }
+    default:
+      throw new Error(`group ${group} is not supported`);
+  }
+}
