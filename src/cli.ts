@@ -14,6 +14,7 @@ import { init } from './cli/init.js';
 import { keygen, masterKey } from './cli/keygen.js';
 import { keystoreStats } from './cli/keystore-stats.js';
 import { lab } from './cli/lab.js';
+import { probe } from './cli/probe.js';
 import { pskAdd } from './cli/psk-add.js';
 import { serve } from './cli/serve.js';
 
@@ -28,6 +29,7 @@ export const COMMANDS: readonly Command[] = [
   pskAdd,
   keystoreStats,
   lab,
+  probe,
 ];
 const GROUPS = ['keystore', 'psk'];
 

@@ -6,7 +6,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { isSea } from 'node:sea';
 import { ConfigError, errorMessage } from './errors.js';
 import { generateKeyFiles } from './kem/keygen.js';
@@ -249,6 +249,21 @@ Play encryptor bob (the same key, once), putting alice's keyId in place of KEYID
 
   ${line('bob', '/key/KEYID?remoteSystemID=alice')}
 
+Or check the pair as both routers would (TLS 1.2 and 1.3, each step timed), from another terminal:
+
+  ${probeLine(dir, port)}
+
 Ctrl-C stops both.
 `;
+}
+
+/** The probe command for this lab, run by the same program as the lab itself. */
+function probeLine(dir: string, port: Record<Name, number>): string {
+  const self = isSea()
+    ? process.execPath
+    : `${basename(process.execPath)} ${relative(process.cwd(), process.argv[1]!) || process.argv[1]}`;
+  return (
+    `${self} probe --kp 127.0.0.1:${port.alice} --identity router-alice --psk-file ${dir}/alice/psk.txt ` +
+    `--peer-kp 127.0.0.1:${port.bob} --peer-identity router-bob --peer-psk-file ${dir}/bob/psk.txt`
+  );
 }

@@ -12,7 +12,13 @@ import { tempDir } from './helpers/tmp.js';
 function runLab(
   dir: string,
   base: number,
-): Promise<{ lines: string[]; out: string; pid: number; stop: () => Promise<number | null> }> {
+): Promise<{
+  lines: string[];
+  probe: string | undefined;
+  out: string;
+  pid: number;
+  stop: () => Promise<number | null>;
+}> {
   const [cmd, argv] = skipServer(['lab', '--dir', dir, '--base-port', String(base)]);
   const child = spawn(cmd, argv, {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -29,7 +35,8 @@ function runLab(
       if (!out.includes('Ctrl-C stops both.')) return;
       clearTimeout(timer);
       const lines = out.split('\n').filter((l) => l.startsWith('  printf '));
-      resolve({ lines, out, pid: child.pid!, stop: () => (child.kill('SIGINT'), exited) });
+      const probe = out.split('\n').find((l) => l.includes(' probe --kp '));
+      resolve({ lines, probe, out, pid: child.pid!, stop: () => (child.kill('SIGINT'), exited) });
     });
   });
 }
@@ -48,6 +55,11 @@ describe('skip-server lab', () => {
       assert.match(a.keyId, /^[0-9a-f]{32}$/);
       const b = JSON.parse(sh(lab.lines[1]!.replace('KEYID', a.keyId)).trim().split('\n').at(-1)!) as unknown;
       assert.deepEqual(b, a);
+      // The printed probe line, run as printed, passes every check.
+      assert.ok(lab.probe, 'no probe line');
+      const probed = spawnSync('bash', ['-c', lab.probe], { encoding: 'utf8', timeout: 30_000 });
+      assert.equal(probed.status, 0, probed.stdout + probed.stderr);
+      assert.match(probed.stdout, /all 10 checks passed/);
     } finally {
       assert.equal(await lab.stop(), 0);
     }

@@ -37,6 +37,7 @@ const RUNTIME_SUITES = [
   'cli.e2e.test.js',
   'tls13.e2e.test.js',
   'tls13-kat.test.js',
+  'probe.e2e.test.js',
 ];
 const EXE_SUITES = [
   'encryptor-api.e2e.test.js',

@@ -113,6 +113,8 @@ export interface ClientOptions extends ClientHelloOptions {
   /** Send a KeyUpdate (requesting one back) before the request. */
   keyUpdate?: boolean;
   timeoutMs?: number;
+  /** True once the response is whole (e.g. Content-Length reached): close then, not at EOF. */
+  complete?: (response: string) => boolean;
 }
 
 /** Connects, runs the handshake, sends `request`, and returns the response; AlertError on refusal. */
@@ -225,6 +227,8 @@ export function tls13Request(o: ClientOptions): Promise<ClientResult> {
         if (type === HS.finished) return serverFinished(msg);
         throw new AlertError(ALERT.unexpectedMessage, `server sent handshake message ${type}`);
       }
+      // Session tickets are for resumption, which this client never does.
+      if (type === HS.newSessionTicket) return;
       if (type === HS.keyUpdate) {
         serverAp = nextTrafficSecret(HASH, serverAp!);
         read = new RecordProtection(HASH, serverAp);
@@ -251,6 +255,11 @@ export function tls13Request(o: ClientOptions): Promise<ClientResult> {
           }
           if (type === CONTENT.application) {
             response += content.toString('latin1');
+            if (o.complete?.(response)) {
+              socket.end(write!.seal(CONTENT.alert, Buffer.from([1, ALERT.closeNotify])));
+              clearTimeout(timer);
+              return resolve({ ...(group !== undefined && { group }), retried, response });
+            }
             continue;
           }
           hsBuf = Buffer.concat([hsBuf, content]);

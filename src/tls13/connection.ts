@@ -125,7 +125,8 @@ export class Tls13Connection {
       this.ccsSeen = true;
       return;
     }
-    if (r.type === CONTENT.alert && !this.read) return this.alert(r.body);
+    // A client that cannot go on may alert in plaintext before it has our keys.
+    if (r.type === CONTENT.alert && !this.hs.finished) return this.alert(r.body);
     let type: number;
     let content: Buffer;
     if (this.read && !(this.hs.expectsPlaintext && r.type === CONTENT.handshake)) {

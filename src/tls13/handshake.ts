@@ -145,6 +145,14 @@ export class ServerHandshake {
     });
     if (index < 0) {
       this.offeredIdentity = identityText(ch.psk.identities[0]!.identity) ?? '(not UTF-8)';
+      // The binder work of a known identity, with a random key: the refusal takes as long and
+      // says the same as a wrong key, so neither tells which identities exist.
+      this.psk = randomBytes(48);
+      try {
+        this.verifyBinder(ch, 0, retry ? this.transcript! : new Transcript(HASH));
+      } catch {
+        // expected: a random key never verifies
+      }
       throw new AlertError(ALERT.decryptError, 'unknown PSK identity');
     }
     const identity = identityText(ch.psk.identities[index]!.identity)!;
