@@ -276,6 +276,9 @@ export function tls13Request(o: ClientOptions): Promise<ClientResult> {
     socket.on('error', fail);
     socket.on('close', () => {
       clearTimeout(timer);
+      for (const b of [serverHs, clientHs, clientAp, serverAp, master]) b?.fill(0);
+      read?.wipe();
+      write?.wipe();
       if (!done) return reject(new Error('connection closed before the handshake ended'));
       resolve({ ...(group !== undefined && { group }), retried, response });
     });

@@ -36,11 +36,12 @@ export function route(hello: ClientHello, engine: boolean): Route {
   const sha384 = psk.binders.some((b) => b.length === 48);
   if (sha384 && hello.cipherSuites.includes(TLS_AES_256_GCM_SHA384)) return { to: 'engine', hello };
   if (hello.versions!.includes(TLS12)) return { to: 'node' }; // served TLS 1.2 with an AES-256 PSK suite
+  const why = sha384
+    ? 'TLS 1.3 PSK offered without TLS_AES_256_GCM_SHA384'
+    : 'TLS 1.3 offered only with a SHA-256 PSK (TLS_AES_128_GCM_SHA256)';
   return {
     to: 'refuse',
-    reason:
-      'TLS 1.3 offered only with a SHA-256 PSK (TLS_AES_128_GCM_SHA256): this KP serves TLS 1.3 PSKs ' +
-      'with TLS_AES_256_GCM_SHA384 (draft-cisco-skip-02 Table 1), or TLS 1.2',
+    reason: `${why}: this KP serves TLS 1.3 PSKs with TLS_AES_256_GCM_SHA384 (draft-cisco-skip-02 Table 1), or TLS 1.2`,
   };
 }
 

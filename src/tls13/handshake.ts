@@ -147,6 +147,7 @@ export class ServerHandshake {
       this.offeredIdentity = identityText(ch.psk.identities[0]!.identity) ?? '(not UTF-8)';
       // The binder work of a known identity, with a random key: the refusal takes as long and
       // says the same as a wrong key, so neither tells which identities exist.
+      this.psk?.fill(0);
       this.psk = randomBytes(48);
       try {
         this.verifyBinder(ch, 0, retry ? this.transcript! : new Transcript(HASH));
