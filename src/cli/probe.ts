@@ -86,10 +86,22 @@ passed; --json prints the report for monitoring.`,
     const started = performance.now();
     const checks: Check[] = [];
     try {
-      for (const v of versions) checks.push(...(await smoke(o, v)));
+      let b = remote;
+      for (const v of versions) {
+        const r = await smoke(o, v);
+        checks.push(...r.checks);
+        b ??= r.remote;
+      }
       if (o.conformance) {
-        const b = remote ?? checks.find((c) => c.name.endsWith('capabilities at KP B'))?.detail.split(',')[0];
-        for (const v of versions) checks.push(...(await conformance(o, v, b ?? 'probe-remote')));
+        // Without a remote system to name, the /key rules could pass for the wrong reason.
+        if (b === undefined)
+          checks.push({
+            name: 'conformance',
+            ok: false,
+            detail: 'no remote system known',
+            hint: 'give --remote B',
+          });
+        else for (const v of versions) checks.push(...(await conformance(o, v, b)));
         checks.push(...(await tlsProfile(o)));
       }
     } finally {

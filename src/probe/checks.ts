@@ -43,6 +43,8 @@ function json(a: HttpAnswer): unknown {
 
 class Run {
   readonly checks: Check[] = [];
+  /** The remote system the run settled on (for the conformance checks). */
+  remote: string | undefined;
   constructor(private readonly tag: string) {}
   pass(name: string, detail: string, ms?: number): void {
     this.checks.push({ name: `${this.tag}${name}`, ok: true, detail, ...(ms !== undefined && { ms }) });
@@ -88,6 +90,16 @@ async function ask(
   }
 }
 
+function noStore(run: Run, name: string, a: HttpAnswer): void {
+  if (/no-store/.test(a.headers['cache-control'] ?? '')) run.pass(name, 'Cache-Control: no-store');
+  else
+    run.fail(
+      name,
+      `Cache-Control is "${a.headers['cache-control'] ?? ''}"`,
+      'key material must not be cached: send Cache-Control: no-store',
+    );
+}
+
 interface Capabilities {
   localSystemID: string;
   remoteSystemID: string[];
@@ -125,14 +137,19 @@ function capabilities(run: Run, name: string, a: HttpAnswer | undefined): Capabi
 }
 
 /** The smoke run over one TLS version; returns the keys it took (for nothing else to use). */
-export async function smoke(o: ProbeOptions, v: TlsVersion): Promise<Check[]> {
+export async function smoke(o: ProbeOptions, v: TlsVersion): Promise<{ checks: Check[]; remote?: string }> {
+  const run = await smokeRun(o, v);
+  return { checks: run.checks, ...(run.remote !== undefined && { remote: run.remote }) };
+}
+
+async function smokeRun(o: ProbeOptions, v: TlsVersion): Promise<Run> {
   const run = new Run(o.tls.length > 1 ? `TLS ${v}: ` : '');
   const a = capabilities(
     run,
     'capabilities at KP A',
     await ask(run, 'capabilities at KP A', o.kp, v, '/capabilities', 'KP A'),
   );
-  if (!a) return run.checks;
+  if (!a) return run;
   let remote = o.remote;
   if (o.peer) {
     const b = capabilities(
@@ -140,7 +157,7 @@ export async function smoke(o: ProbeOptions, v: TlsVersion): Promise<Check[]> {
       'capabilities at KP B',
       await ask(run, 'capabilities at KP B', o.peer, v, '/capabilities', 'KP B'),
     );
-    if (!b) return run.checks;
+    if (!b) return run;
     if (remote !== undefined && remote !== b.localSystemID)
       run.fail(
         'remote system',
@@ -162,7 +179,7 @@ export async function smoke(o: ProbeOptions, v: TlsVersion): Promise<Check[]> {
         `KP A lists ${a.remoteSystemID.length} remote systems`,
         'name one with --remote (or give --peer-kp)',
       );
-      return run.checks;
+      return run;
     }
     remote = a.remoteSystemID[0]!;
   }
@@ -173,9 +190,10 @@ export async function smoke(o: ProbeOptions, v: TlsVersion): Promise<Check[]> {
       `add ${remote} to KP A's remoteSystems`,
     );
 
+  run.remote = remote;
   const path = `/key?remoteSystemID=${encodeURIComponent(remote)}`;
   const k = await ask(run, 'new key at KP A', o.kp, v, path, 'KP A');
-  if (!k) return run.checks;
+  if (!k) return run;
   const key = json(k) as { keyId?: unknown; key?: unknown } | undefined;
   if (k.status !== 200 || !key || !isHex(key.keyId) || !isHex(key.key)) {
     const detail = (json(k) as { detail?: string } | undefined)?.detail ?? k.body.slice(0, 200);
@@ -188,19 +206,20 @@ export async function smoke(o: ProbeOptions, v: TlsVersion): Promise<Check[]> {
             ? `KP A answered 502: KP B refused the exchange; KP B's log says why (certificate, identity, key confirmation)`
             : `KP A answered ${k.status}: ${detail}`;
     run.fail('new key at KP A', `GET ${path}: ${k.status} ${detail}`, hint, k.ms);
-    return run.checks;
+    return run;
   }
   const keyId = key.keyId as string;
+  if (o.conformance) noStore(run, 'no-store on a new key', k);
   const bits = (key.key as string).length * 4;
   run.pass('new key at KP A', `keyId ${keyId.slice(0, 8)}..., ${bits}-bit key`, k.ms);
   if (bits !== 256) run.fail('default key size', `${bits} bits, draft §4.2.2 default is 256`);
   if (!o.peer) {
     run.info('key at KP B', 'not checked: no --peer-kp (the key waits at KP B until its TTL)');
-    return run.checks;
+    return run;
   }
   const takePath = `/key/${keyId}?remoteSystemID=${encodeURIComponent(a.localSystemID)}`;
   const t = await ask(run, 'same key at KP B', o.peer, v, takePath, 'KP B');
-  if (!t) return run.checks;
+  if (!t) return run;
   const took = json(t) as { keyId?: unknown; key?: unknown } | undefined;
   if (t.status !== 200) {
     run.fail(
@@ -209,7 +228,7 @@ export async function smoke(o: ProbeOptions, v: TlsVersion): Promise<Check[]> {
       `KP B does not hold the key KP A agreed with ${remote}: are --peer-kp and KP A's remoteSystems entry the same KP?`,
       t.ms,
     );
-    return run.checks;
+    return run;
   }
   if (took?.key !== key.key || took?.keyId !== keyId)
     run.fail(
@@ -219,6 +238,7 @@ export async function smoke(o: ProbeOptions, v: TlsVersion): Promise<Check[]> {
       t.ms,
     );
   else run.pass('same key at KP B', 'keys equal', t.ms);
+  if (o.conformance) noStore(run, 'no-store on a fetched key', t);
   const again = await ask(run, 'key taken once', o.peer, v, takePath, 'KP B');
   if (again) {
     if (again.status === 200)
@@ -237,5 +257,5 @@ export async function smoke(o: ProbeOptions, v: TlsVersion): Promise<Check[]> {
       );
     else run.pass('key taken once', 'second fetch refused (400)', again.ms);
   }
-  return run.checks;
+  return run;
 }
