@@ -109,7 +109,7 @@ export class ServerHandshake {
     throw new AlertError(ALERT.unexpectedMessage, `handshake message ${type} after the handshake`);
   }
 
-  /** Parses and answers the first ClientHello, already parsed by the front door. */
+  /** Answers the first ClientHello, which the front door has already parsed. */
   start(ch: ClientHello): Step[] {
     return this.hello(ch);
   }
