@@ -12,6 +12,9 @@ import { masterKeyFromEnv } from '../src/keystore/master-key.js';
 import { makePki } from './helpers/pki.js';
 import { writeKpFiles, type KpFiles } from './helpers/kp-files.js';
 import { nodeGet, parseHttp, pskAgent, pskGet, pskSocket } from './helpers/http-client.js';
+import { connect } from 'node:net';
+import { buildClientHello, tls13Request } from '../src/tls13/client.js';
+import { plainRecord } from '../src/tls13/record.js';
 
 describe('encryptor listener limits', () => {
   let dir: string;
@@ -138,5 +141,33 @@ describe('encryptor listener limits', () => {
     const answer = collect(big);
     big.write(`POST /key-exchange HTTP/1.1\r\nHost: kp\r\nX-big: ${'a'.repeat(20_000)}\r\n\r\n`);
     assert.equal(parseHttp(await answer).status, 431);
+  });
+
+  it('TLS 1.3 engine: an incomplete request is cut at the header timeout, a silent handshake at its own', async () => {
+    const psk = Buffer.from(files.encryptor.key, 'hex');
+    const t0 = Date.now();
+    const r = await tls13Request({
+      host: '127.0.0.1',
+      port: kp.encryptor.port,
+      identity: files.encryptor.identity,
+      psk,
+      request: 'GET /capabilities HTTP/1.1\r\nHost: kp\r\n', // headers never end
+    });
+    assert.equal(parseHttp(r.response).status, 408);
+    assert.ok(Date.now() - t0 < 3_000, 'not cut in time');
+    // Half a ClientHello (the front door waits), or a whole one and no Finished (the engine
+    // waits): each connection is closed at the handshake timeout, no HTTP answered.
+    const hello = plainRecord(22, buildClientHello({ identity: files.encryptor.identity, psk }).message);
+    for (const bytes of [hello.subarray(0, 50), hello]) {
+      const silent = connect(kp.encryptor.port, '127.0.0.1');
+      const got: Buffer[] = [];
+      silent.on('data', (d: Buffer) => got.push(d));
+      silent.on('error', () => undefined);
+      const t1 = Date.now();
+      silent.on('connect', () => silent.write(bytes));
+      await new Promise((resolve) => silent.on('close', resolve));
+      assert.ok(Date.now() - t1 < 3_000, 'silent handshake not cut in time');
+      assert.doesNotMatch(Buffer.concat(got).toString('latin1'), /HTTP\/1\.1/);
+    }
   });
 });
