@@ -5,6 +5,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { parseClientHello } from '../src/tls13/client-hello.js';
+import { ALERT, GROUP } from '../src/tls13/constants.js';
+import { GROUP_NAMES, SERVER_GROUPS, clientShare, serverShare } from '../src/tls13/key-share.js';
+import { AlertError } from '../src/tls13/record.js';
 import {
   binderKey,
   deriveSecret,
@@ -19,7 +22,7 @@ import {
 const v = JSON.parse(readFileSync('test/fixtures/rfc8448-psk.json', 'utf8')) as Record<string, string>;
 const hex = (k: string): Buffer => Buffer.from(v[k]!, 'hex');
 
-describe('TLS 1.3 key schedule: RFC 8448 §4 known answers', () => {
+describe('TLS 1.3 engine: RFC 8448 §4 known answers, and the key shares', () => {
   it('parses the ClientHello and verifies its PSK binder', () => {
     const ch = hex('clientHello');
     assert.equal(digest('sha256', ch).toString('hex'), v.clientHelloHash, 'fixture transcription');
@@ -56,5 +59,23 @@ describe('TLS 1.3 key schedule: RFC 8448 §4 known answers', () => {
     const ka = trafficKeys('sha256', cAp, 16);
     assert.equal(ka.key.toString('hex'), v.clientApKey);
     assert.equal(ka.iv.toString('hex'), v.clientApIv);
+  });
+
+  it('key shares: client and server agree in every group; invalid shares are refused', () => {
+    for (const group of SERVER_GROUPS) {
+      const client = clientShare(group);
+      const server = serverShare(group, client.share);
+      assert.deepEqual(client.finish(server.share), server.shared, GROUP_NAMES[group]);
+    }
+    const bad = (group: number, share: Buffer): void =>
+      assert.throws(
+        () => serverShare(group, share),
+        (e: unknown) => e instanceof AlertError && e.alert === ALERT.illegalParameter,
+      );
+    bad(GROUP.x25519, Buffer.alloc(31));
+    bad(GROUP.x25519, Buffer.alloc(32)); // the all-zero secret
+    bad(GROUP.secp256r1, Buffer.concat([Buffer.from([4]), Buffer.alloc(64, 1)])); // not on the curve
+    // An ML-KEM-768 key whose coefficients are not reduced mod q (FIPS 203 input check).
+    bad(GROUP.x25519mlkem768, Buffer.concat([Buffer.alloc(1184, 0xff), clientShare(GROUP.x25519).share]));
   });
 });

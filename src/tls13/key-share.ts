@@ -1,9 +1,11 @@
 // The server's half of an (EC)DHE key exchange for each group this engine takes (RFC 8446
 // §4.2.8, §7.4): x25519, secp256r1, secp384r1 on node:crypto, and the hybrid X25519MLKEM768
-// (draft-ietf-tls-ecdhe-mlkem: ML-KEM-768 from @noble/post-quantum, then x25519). A share that
-// is not a valid point or key is refused with illegal_parameter.
+// (draft-ietf-tls-ecdhe-mlkem: ML-KEM-768, then x25519). ML-KEM-768 is Node's own where the
+// runtime has it (Node >= 24.7 with OpenSSL 3.5), else @noble/post-quantum. A share that is not
+// a valid point or key is refused with illegal_parameter.
 
-import { createECDH, createPublicKey, diffieHellman, generateKeyPairSync } from 'node:crypto';
+import * as nodeCrypto from 'node:crypto';
+import { createECDH, createPublicKey, diffieHellman, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
 import { ALERT, GROUP } from './constants.js';
 import { AlertError } from './record.js';
@@ -26,6 +28,37 @@ export const GROUP_NAMES: Record<number, string> = {
 const MLKEM768_EK = 1184;
 const MLKEM768_CT = 1088;
 
+/** SubjectPublicKeyInfo DER up to the key: id-alg-ml-kem-768 (2.16.840.1.101.3.4.4.2), then a
+ * BIT STRING of 1,185 bytes (no unused bits, then the 1,184-byte encapsulation key). */
+const SPKI_MLKEM768 = Buffer.from('308204b2300b0609608648016503040402038204a100', 'hex');
+
+type Encapsulate = (ek: Buffer) => { cipherText: Uint8Array; sharedSecret: Uint8Array };
+
+/** Node's ML-KEM-768 encapsulation, or undefined when this runtime has none. */
+function nativeEncapsulate(): Encapsulate | undefined {
+  const api = nodeCrypto as unknown as {
+    encapsulate?: (key: KeyObject) => { sharedKey: Buffer; ciphertext: Buffer };
+  };
+  if (typeof api.encapsulate !== 'function') return undefined;
+  const encapsulate = api.encapsulate;
+  try {
+    nodeCrypto.generateKeyPairSync('ml-kem-768' as 'x25519');
+  } catch {
+    return undefined;
+  }
+  return (ek) => {
+    // The import checks the key as FIPS 203 asks (a bad key throws: illegal_parameter).
+    const key = createPublicKey({ key: Buffer.concat([SPKI_MLKEM768, ek]), format: 'der', type: 'spki' });
+    const { sharedKey, ciphertext } = encapsulate(key);
+    return { cipherText: ciphertext, sharedSecret: sharedKey };
+  };
+}
+
+/** Which ML-KEM-768 the hybrid group uses here: 'native' or 'noble'. */
+const native768 = nativeEncapsulate();
+export const MLKEM768_BACKEND = native768 ? 'native' : 'noble';
+const encapsulate768: Encapsulate = native768 ?? ((ek) => ml_kem768.encapsulate(ek));
+
 export interface ServerShare {
   /** key_exchange of the server's KeyShareEntry. */
   share: Buffer;
@@ -43,7 +76,13 @@ function x25519(client: Buffer): ServerShare {
     key: { kty: 'OKP', crv: 'X25519', x: client.toString('base64url') },
     format: 'jwk',
   });
-  const shared = diffieHellman({ privateKey, publicKey: peer });
+  let shared: Buffer;
+  try {
+    shared = diffieHellman({ privateKey, publicKey: peer });
+  } catch {
+    // OpenSSL refuses a low-order point ("failed during derivation") before the zero check below.
+    throw bad(GROUP.x25519, 'is a low-order point');
+  }
   if (shared.every((b) => b === 0)) throw bad(GROUP.x25519, 'gives an all-zero secret');
   const x = publicKey.export({ format: 'jwk' }).x!;
   return { share: Buffer.from(x, 'base64url'), shared };
@@ -66,7 +105,7 @@ function hybrid(client: Buffer): ServerShare {
     throw bad(GROUP.x25519mlkem768, `of ${client.length} bytes, not ${MLKEM768_EK + 32}`);
   let enc: { cipherText: Uint8Array; sharedSecret: Uint8Array };
   try {
-    enc = ml_kem768.encapsulate(client.subarray(0, MLKEM768_EK));
+    enc = encapsulate768(Buffer.from(client.subarray(0, MLKEM768_EK)));
   } catch {
     throw bad(GROUP.x25519mlkem768, 'holds an invalid ML-KEM-768 key');
   }
