@@ -63,9 +63,12 @@ class Run {
   }
 }
 
-const tlsHint = (who: string): string =>
+const tlsHint = (who: string, v: TlsVersion): string =>
   `the TLS handshake with ${who} failed: check --identity and the key in the PSK file against the KP's psk_file ` +
-  `(its log says "tls handshake refused" and why), and that the address and port are the encryptor port`;
+  `(its log says "tls handshake refused" and why), and that the address and port are the encryptor port` +
+  (v === '1.3'
+    ? '; a KP without TLS 1.3 for SHA-384 PSKs (the Python reference KP) fails here: --tls 1.2 checks what IOS XE uses'
+    : '');
 
 async function ask(
   run: Run,
@@ -83,7 +86,7 @@ async function ask(
     const hint = /ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|timed out/.test(msg)
       ? `nothing answers at ${t.host}:${t.port}: check the address and port, that ${who} runs, and the firewall`
       : e instanceof TlsFailure
-        ? tlsHint(who)
+        ? tlsHint(who, v)
         : `${who} did not answer over HTTP`;
     run.fail(name, `${method} ${path}: ${msg}`, hint);
     return undefined;
