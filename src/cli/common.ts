@@ -52,8 +52,8 @@ export const CONFIG_OPTION: Record<string, OptionSpec> = {
     short: 'c',
     arg: 'FILE',
     help:
-      'skip.yaml (reference Python Key Provider format; see config/skip.yaml.example); default\n' +
-      '$CAF_APP_PERSISTENT_DIR/config/skip.yaml when that is set (Cisco IOx)',
+      "skip.yaml (the reference Python KP's format; config/skip.yaml.example)\n" +
+      'default: $CAF_APP_PERSISTENT_DIR/config/skip.yaml when that is set (Cisco IOx)',
   },
 };
 
