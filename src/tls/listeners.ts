@@ -154,27 +154,28 @@ export function createEncryptorServer(
   });
   server.on('clientError', (err: Error, socket: Duplex) => refuseBadRequest(err, socket, limits));
   if (tls.mode === 'psk') {
-    installFrontDoor(server, {
-      psk: tls.psk,
-      engine: tls.tls13 !== false,
-      handshakeTimeoutMs: limits.handshakeTimeoutMs,
-      secure: (plain, negotiated) => {
-        identities.set(plain, negotiated.identity);
-        server.emit('secureConnection', plain);
-      },
-      refused: (raw, reason, x) => {
-        const fields = {
-          peer: raw.remoteAddress,
-          reason,
-          tls: '1.3',
-          alert: x.alert,
-          ...(x.identity !== undefined &&
-            reason === 'unknown PSK identity' && { identity: clip(x.identity, 128) }),
-        };
-        if (x.afterHandshake) log.debug('tls connection closed on error', fields);
-        else log.warn('tls handshake refused', fields);
-      },
-    });
+    // tls13_psk: false leaves node:tls alone on the port, as before the engine existed.
+    if (tls.tls13 !== false)
+      installFrontDoor(server, {
+        psk: tls.psk,
+        handshakeTimeoutMs: limits.handshakeTimeoutMs,
+        secure: (plain, negotiated) => {
+          identities.set(plain, negotiated.identity);
+          server.emit('secureConnection', plain);
+        },
+        refused: (raw, reason, x) => {
+          const fields = {
+            peer: raw.remoteAddress,
+            reason,
+            tls: '1.3',
+            alert: x.alert,
+            ...(x.identity !== undefined &&
+              reason === 'unknown PSK identity' && { identity: clip(x.identity, 128) }),
+          };
+          if (x.afterHandshake) log.debug('tls connection closed on error', fields);
+          else log.warn('tls handshake refused', fields);
+        },
+      });
     // Belt and braces: no connection without a known identity is ever served.
     server.on('secureConnection', (socket: TLSSocket) => {
       if (!identities.has(socket)) socket.destroy();

@@ -14,8 +14,6 @@ import { AlertError, RecordReader, plainRecord } from './record.js';
 
 export interface FrontDoorOptions {
   psk: PskLookup;
-  /** tls13_psk: false sends every connection to node:tls (TLS 1.2 only). */
-  engine: boolean;
   handshakeTimeoutMs: number;
   groups?: readonly number[];
   secure(socket: Tls13Socket, negotiated: Negotiated): void;
@@ -29,10 +27,10 @@ export interface FrontDoorOptions {
 type Route = { to: 'engine'; hello: ClientHello } | { to: 'node' } | { to: 'refuse'; reason: string };
 
 /** Where a complete ClientHello goes. */
-export function route(hello: ClientHello, engine: boolean): Route {
+export function route(hello: ClientHello): Route {
   const tls13 = hello.versions?.includes(TLS13) ?? false;
   const psk = hello.psk;
-  if (!engine || !tls13 || !psk) return { to: 'node' };
+  if (!tls13 || !psk) return { to: 'node' };
   const sha384 = psk.binders.some((b) => b.length === 48);
   if (sha384 && hello.cipherSuites.includes(TLS_AES_256_GCM_SHA384)) return { to: 'engine', hello };
   if (hello.versions!.includes(TLS12)) return { to: 'node' }; // served TLS 1.2 with an AES-256 PSK suite
@@ -110,7 +108,7 @@ export function installFrontDoor(server: Server, o: FrontDoorOptions): void {
       decide(ch);
     };
     const decide = (ch: ClientHello): void => {
-      const r = route(ch, o.engine);
+      const r = route(ch);
       if (r.to === 'node') return toNode();
       if (r.to === 'refuse') return refuse(ALERT.handshakeFailure, r.reason);
       socket.removeListener('data', onData);

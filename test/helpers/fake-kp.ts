@@ -96,7 +96,6 @@ export async function startFakePair(
     );
     installFrontDoor(server, {
       psk: { lookup: (id) => table.get(id) },
-      engine: true,
       handshakeTimeoutMs: 5000,
       secure: (plain) => server.emit('secureConnection', plain),
       refused: () => undefined,
