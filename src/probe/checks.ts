@@ -139,7 +139,7 @@ function capabilities(run: Run, name: string, a: HttpAnswer | undefined): Capabi
   return caps;
 }
 
-/** The smoke run over one TLS version; returns the keys it took (for nothing else to use). */
+/** The smoke run over one TLS version: its checks, and the remote system it settled on. */
 export async function smoke(o: ProbeOptions, v: TlsVersion): Promise<{ checks: Check[]; remote?: string }> {
   const run = await smokeRun(o, v);
   return { checks: run.checks, ...(run.remote !== undefined && { remote: run.remote }) };
