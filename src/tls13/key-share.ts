@@ -7,6 +7,7 @@
 import * as nodeCrypto from 'node:crypto';
 import { createECDH, createPublicKey, diffieHellman, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
+import { TAG, encode } from '../kem/der.js';
 import { ALERT, GROUP } from './constants.js';
 import { AlertError } from './record.js';
 
@@ -28,9 +29,8 @@ export const GROUP_NAMES: Record<number, string> = {
 const MLKEM768_EK = 1184;
 const MLKEM768_CT = 1088;
 
-/** SubjectPublicKeyInfo DER up to the key: id-alg-ml-kem-768 (2.16.840.1.101.3.4.4.2), then a
- * BIT STRING of 1,185 bytes (no unused bits, then the 1,184-byte encapsulation key). */
-const SPKI_MLKEM768 = Buffer.from('308204b2300b0609608648016503040402038204a100', 'hex');
+/** DER of OID 2.16.840.1.101.3.4.4.2 (id-alg-ml-kem-768). */
+const OID_MLKEM768 = Buffer.from('608648016503040402', 'hex');
 
 type Encapsulate = (ek: Buffer) => { cipherText: Uint8Array; sharedSecret: Uint8Array };
 
@@ -47,17 +47,23 @@ function nativeEncapsulate(): Encapsulate | undefined {
     return undefined;
   }
   return (ek) => {
+    const spki = encode(
+      TAG.SEQUENCE,
+      encode(TAG.SEQUENCE, encode(TAG.OID, OID_MLKEM768)),
+      encode(TAG.BIT_STRING, Buffer.from([0]), ek),
+    );
     // The import checks the key as FIPS 203 asks (a bad key throws: illegal_parameter).
-    const key = createPublicKey({ key: Buffer.concat([SPKI_MLKEM768, ek]), format: 'der', type: 'spki' });
-    const { sharedKey, ciphertext } = encapsulate(key);
+    const { sharedKey, ciphertext } = encapsulate(
+      createPublicKey({ key: spki, format: 'der', type: 'spki' }),
+    );
     return { cipherText: ciphertext, sharedSecret: sharedKey };
   };
 }
 
-/** Which ML-KEM-768 the hybrid group uses here: 'native' or 'noble'. */
-const native768 = nativeEncapsulate();
-export const MLKEM768_BACKEND = native768 ? 'native' : 'noble';
-const encapsulate768: Encapsulate = native768 ?? ((ek) => ml_kem768.encapsulate(ek));
+/** Chosen at the first hybrid handshake, not at start-up: Node's own, else noble's. */
+let chosen768: Encapsulate | undefined;
+const encapsulate768: Encapsulate = (ek) =>
+  (chosen768 ??= nativeEncapsulate() ?? ((key) => ml_kem768.encapsulate(key)))(ek);
 
 export interface ServerShare {
   /** key_exchange of the server's KeyShareEntry. */
