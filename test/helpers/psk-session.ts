@@ -4,20 +4,17 @@
 // identity from -psk_identity, not from the file.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { TAG, encode } from '../../src/kem/der.js';
 
-function der(tag: number, body: Buffer): Buffer {
-  const n = body.length;
-  const len = n < 0x80 ? [n] : n < 0x100 ? [0x81, n] : [0x82, n >> 8, n & 0xff];
-  return Buffer.concat([Buffer.from([tag, ...len]), body]);
-}
-function int(n: number): Buffer {
-  let hex = n.toString(16);
-  if (hex.length % 2) hex = `0${hex}`;
-  let b = Buffer.from(hex, 'hex');
-  if (b[0]! & 0x80) b = Buffer.concat([Buffer.alloc(1), b]);
-  return der(0x02, b);
-}
-const octets = (b: Buffer): Buffer => der(0x04, b);
+/** A non-negative INTEGER: big-endian bytes, a leading zero when the top bit is set. */
+const int = (n: number): Buffer => {
+  const hex = n.toString(16);
+  const b = Buffer.from(hex.length % 2 ? `0${hex}` : hex, 'hex');
+  return encode(TAG.INTEGER, b[0]! & 0x80 ? Buffer.concat([Buffer.alloc(1), b]) : b);
+};
+const octets = (b: Buffer): Buffer => encode(TAG.OCTET_STRING, b);
+/** An explicit context tag [n], constructed. */
+const ctx = (n: number, inner: Buffer): Buffer => encode(0xa0 + n, inner);
 
 export function pskSessionPem(identity: string, keyHex: string, suite = [0x13, 0x02]): string {
   const body = Buffer.concat([
@@ -26,11 +23,11 @@ export function pskSessionPem(identity: string, keyHex: string, suite = [0x13, 0
     octets(Buffer.from(suite)),
     octets(Buffer.alloc(0)), // session id
     octets(Buffer.from(keyHex, 'hex')), // master key: the PSK
-    der(0xa1, int(Math.floor(Date.now() / 1000))), // [1] time
-    der(0xa2, int(86_400)), // [2] timeout
-    der(0xa8, octets(Buffer.from(identity))), // [8] psk identity
+    ctx(1, int(Math.floor(Date.now() / 1000))), // time
+    ctx(2, int(86_400)), // timeout
+    ctx(8, octets(Buffer.from(identity))), // psk identity
   ]);
-  const b64 = der(0x30, body).toString('base64').replace(/.{64}/g, '$&\n');
+  const b64 = encode(TAG.SEQUENCE, body).toString('base64').replace(/.{64}/g, '$&\n');
   return `-----BEGIN SSL SESSION PARAMETERS-----\n${b64.trimEnd()}\n-----END SSL SESSION PARAMETERS-----\n`;
 }
 
