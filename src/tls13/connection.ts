@@ -130,7 +130,8 @@ export class Tls13Connection {
     if (r.type === CONTENT.alert && !this.hs.finished) return this.alert(r.body);
     let type: number;
     let content: Buffer;
-    if (this.read && !(this.hs.expectsPlaintext && r.type === CONTENT.handshake)) {
+    // Keys are set once our ServerHello is out: from then on every record is protected.
+    if (this.read) {
       ({ type, content } = this.read.open(r));
     } else {
       if (r.type !== CONTENT.handshake)

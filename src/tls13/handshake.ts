@@ -89,9 +89,6 @@ export class ServerHandshake {
   get finished(): boolean {
     return this.state === 'done';
   }
-  get expectsPlaintext(): boolean {
-    return this.state === 'hello' || this.state === 'retry';
-  }
 
   /** A whole handshake message from the client; returns the steps to carry out. */
   message(raw: Buffer): Step[] {
