@@ -144,6 +144,17 @@ export function tls13Request(o: ClientOptions): Promise<ClientResult> {
     let hsBuf = Buffer.alloc(0);
     let done = false;
     let master: Buffer | undefined;
+    /** The next traffic secret (KeyUpdate); the old one is wiped. */
+    const next = (secret: Buffer): Buffer => {
+      const n = nextTrafficSecret(HASH, secret);
+      secret.fill(0);
+      return n;
+    };
+    /** New record protection from `secret`; the keys it replaces are wiped. */
+    const rekey = (old: RecordProtection | undefined, secret: Buffer): RecordProtection => {
+      old?.wipe();
+      return new RecordProtection(HASH, secret);
+    };
     let response = '';
 
     const serverHello = (msg: Buffer): void => {
@@ -191,6 +202,7 @@ export function tls13Request(o: ClientOptions): Promise<ClientResult> {
       serverHs = deriveSecret(HASH, hs, 's hs traffic', h);
       read = new RecordProtection(HASH, serverHs);
       master = masterSecret(HASH, hs);
+      for (const b of [shared, early, hs]) b?.fill(0);
     };
 
     const serverFinished = (msg: Buffer): void => {
@@ -202,15 +214,15 @@ export function tls13Request(o: ClientOptions): Promise<ClientResult> {
       clientAp = deriveSecret(HASH, master!, 'c ap traffic', h);
       serverAp = deriveSecret(HASH, master!, 's ap traffic', h);
       const fin = handshake(HS.finished, finishedMac(HASH, clientHs!, h));
-      write = new RecordProtection(HASH, clientHs!);
+      write = rekey(write, clientHs!);
       socket.write(write.seal(CONTENT.handshake, fin));
-      write = new RecordProtection(HASH, clientAp);
-      read = new RecordProtection(HASH, serverAp);
+      write = rekey(write, clientAp);
+      read = rekey(read, serverAp);
       done = true;
       if (o.keyUpdate) {
         socket.write(write.seal(CONTENT.handshake, Buffer.from([HS.keyUpdate, 0, 0, 1, 1])));
-        clientAp = nextTrafficSecret(HASH, clientAp);
-        write = new RecordProtection(HASH, clientAp);
+        clientAp = next(clientAp);
+        write = rekey(write, clientAp);
       }
       socket.write(write.seal(CONTENT.application, Buffer.from(o.request)));
     };
@@ -230,8 +242,8 @@ export function tls13Request(o: ClientOptions): Promise<ClientResult> {
       // Session tickets are for resumption, which this client never does.
       if (type === HS.newSessionTicket) return;
       if (type === HS.keyUpdate) {
-        serverAp = nextTrafficSecret(HASH, serverAp!);
-        read = new RecordProtection(HASH, serverAp);
+        serverAp = next(serverAp!);
+        read = rekey(read, serverAp);
         return;
       }
       throw new AlertError(
