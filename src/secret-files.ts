@@ -33,6 +33,7 @@ export function exposedSecretFiles(
     [masterKeyFile, 'KEYSTORE_MASTER_KEY_FILE'],
   ];
   const out: ExposedFile[] = [];
+  let users: Accounts | undefined; // read once, and only if a file is group-readable
   for (const [file, what] of files) {
     if (file === undefined) continue;
     let st;
@@ -47,7 +48,8 @@ export function exposedSecretFiles(
       continue;
     }
     if (!(st.mode & 0o060)) continue;
-    const group = groupOf(st.gid, accounts);
+    users ??= readAccounts(accounts);
+    const group = groupOf(st.gid, users);
     const members = group.members.filter((u) => u !== group.owners.get(st.uid));
     if (members.length > 0) {
       out.push({
@@ -62,11 +64,12 @@ export function exposedSecretFiles(
   return out;
 }
 
-/** A group's name and the login users in it (listed members, and users whose primary group it is). */
-function groupOf(
-  gid: number,
-  accounts: { passwd: string; group: string },
-): { name: string; members: string[]; owners: Map<number, string> } {
+interface Accounts {
+  users: string[][];
+  groups: string[][];
+}
+
+function readAccounts(files: { passwd: string; group: string }): Accounts {
   const read = (f: string): string[][] => {
     try {
       return readFileSync(f, 'utf8')
@@ -77,9 +80,16 @@ function groupOf(
       return [];
     }
   };
-  const users = read(accounts.passwd);
+  return { users: read(files.passwd), groups: read(files.group) };
+}
+
+/** A group's name and the login users in it (listed members, and users whose primary group it is). */
+function groupOf(
+  gid: number,
+  { users, groups }: Accounts,
+): { name: string; members: string[]; owners: Map<number, string> } {
   const owners = new Map(users.map((u) => [Number(u[2]), u[0]!]));
-  const entry = read(accounts.group).find((g) => Number(g[2]) === gid);
+  const entry = groups.find((g) => Number(g[2]) === gid);
   const listed = entry?.[3] ? entry[3].split(',').filter(Boolean) : [];
   const primary = users.filter((u) => Number(u[3]) === gid).map((u) => u[0]!);
   return { name: entry?.[0] ?? String(gid), members: [...new Set([...primary, ...listed])], owners };
