@@ -31,16 +31,22 @@ export function makeLab(dir, base) {
 /** Appends config lines to a lab KP's skip.yaml. */
 export const configure = (dir, name, lines) => appendFileSync(join(dir, name, 'skip.yaml'), `${lines}\n`);
 
-/** A router's TLS 1.2 PSK client options for the lab KP `name`. */
-export function tlsOpts(dir, name) {
+/** The router identity and PSK of the lab KP `name` (its psk.txt's first line). */
+export function routerPsk(dir, name) {
   const [identity, key] = readFileSync(join(dir, name, 'psk.txt'), 'utf8')
     .split('\n')
     .find((l) => l && !l.startsWith('#'))
     .split(':');
+  return { identity, psk: Buffer.from(key, 'hex') };
+}
+
+/** A router's TLS 1.2 PSK client options for the lab KP `name`. */
+export function tlsOpts(dir, name) {
+  const { identity, psk } = routerPsk(dir, name);
   return {
     ciphers: 'PSK-AES256-GCM-SHA384',
     maxVersion: 'TLSv1.2',
-    pskCallback: () => ({ identity, psk: Buffer.from(key, 'hex') }),
+    pskCallback: () => ({ identity, psk }),
     checkServerIdentity: () => undefined,
   };
 }

@@ -6,12 +6,12 @@
 // next to the same flow on new TLS 1.2 connections. The engine's client is src/tls13/client.ts.
 //   npm run bench:tls13            (compiles, builds the bundle first)
 //   node bench/tls13.mjs [--quick]
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tls13Request } from '../out/src/tls13/client.js';
 import { GROUP, PSK_KE } from '../out/src/tls13/constants.js';
-import { configure, cpuSec, get, makeLab, startKp, stopKp, tlsOpts } from './lab.mjs';
+import { configure, cpuSec, get, makeLab, routerPsk, startKp, stopKp, tlsOpts } from './lab.mjs';
 
 const QUICK = process.argv.includes('--quick');
 const N = QUICK ? 200 : 2000;
@@ -24,13 +24,7 @@ const ports = { alice: base, bob: base + 1000 };
 await makeLab(dir, base);
 for (const n of ['alice', 'bob'])
   configure(dir, n, 'identity_requests_per_second: 100000\nidentity_request_burst: 1000000');
-const psk = (name) => {
-  const [identity, key] = readFileSync(join(dir, name, 'psk.txt'), 'utf8')
-    .split('\n')
-    .find((l) => l && !l.startsWith('#'))
-    .split(':');
-  return { identity, psk: Buffer.from(key, 'hex') };
-};
+const psk = (name) => routerPsk(dir, name);
 const kps = [
   await startKp(dir, 'alice', process.execPath, ['dist/skip-server.js']),
   await startKp(dir, 'bob', process.execPath, ['dist/skip-server.js']),
