@@ -60,47 +60,30 @@ function parseInput(o: InitOptions): Peer[] {
   return peers;
 }
 
-/** Where each file is written (local) and what skip.yaml calls it (named). */
+/** Where each file is written (local) and what skip.yaml calls it (named). The layouts differ
+ * only in their folders and in where skip.yaml's paths point. */
 function layoutPaths(d: string, o: InitOptions) {
+  const iox = o.layout === 'iox';
+  const [conf, sec, peerDir] = iox ? ['config/', 'secrets/', 'secrets/'] : ['', '', 'peers/'];
   const short = o.id.split('.')[0]!;
-  if (o.layout === 'iox') {
-    const local = (p: string): string => join(d, p);
-    const named = (p: string): string => `${IOX_ROOT}/${p}`;
-    return {
-      files: {
-        config: 'config/skip.yaml',
-        psk: 'secrets/psk.txt',
-        pub: 'secrets/kem_pub.pem',
-        priv: 'secrets/kem_priv.pem',
-        master: 'secrets/master.key',
-      },
-      peerKey: (name: string) => `secrets/${name}_kem_pub.pem`,
-      cert: `certs/${short}.pem.crt`,
-      key: `certs/${short}_key.pem`,
-      ca: 'certs/ca.pem',
-      keystore: o.keystore ?? named('secrets/keystore.db'),
-      local,
-      named,
-      dirs: ['config', 'secrets', 'certs'].map(local),
-    };
-  }
   const local = (p: string): string => join(d, p);
+  const named = iox ? (p: string): string => `${IOX_ROOT}/${p}` : local;
   return {
     files: {
-      config: 'skip.yaml',
-      psk: 'psk.txt',
-      pub: 'kem_pub.pem',
-      priv: 'kem_priv.pem',
-      master: 'master.key',
+      config: `${conf}skip.yaml`,
+      psk: `${sec}psk.txt`,
+      pub: `${sec}kem_pub.pem`,
+      priv: `${sec}kem_priv.pem`,
+      master: `${sec}master.key`,
     },
-    peerKey: (name: string) => `peers/${name}_kem_pub.pem`,
+    peerKey: (name: string) => `${peerDir}${name}_kem_pub.pem`,
     cert: `certs/${short}.pem.crt`,
     key: `certs/${short}_key.pem`,
     ca: 'certs/ca.pem',
-    keystore: resolve(o.keystore ?? join(d, 'keystore.db')),
+    keystore: o.keystore === undefined ? named(`${sec}keystore.db`) : iox ? o.keystore : resolve(o.keystore),
     local,
-    named: local,
-    dirs: ['peers', 'certs'].map(local),
+    named,
+    dirs: [...new Set([conf, sec, peerDir, 'certs/'].filter(Boolean))].map(local),
   };
 }
 
