@@ -100,7 +100,7 @@ export async function startServer(config: Config, opts: StartOptions): Promise<R
   const profile = resolveProfile(config.memory_profile);
   const limits: Limits = { ...LIMITS, ...PROFILES[profile.name], ...opts.limits };
   const admissions: AdmissionState[] = [];
-  const enc = createEncryptorServer(tls, log, limits);
+  const enc = createEncryptorServer(tls, log, limits, metrics);
   const rate = new RateLimiter({
     perSecond: config.identity_requests_per_second,
     burst: config.identity_request_burst,

@@ -22,6 +22,8 @@ function loggedEvents(): Map<string, string> {
   for (const file of sources('src')) {
     const text = readFileSync(file, 'utf8');
     for (const m of text.matchAll(/\.(warn|error)\(\s*'([^']+)'/g)) events.set(m[2]!, m[1]!);
+    // refusalReporter({ event: '...' }) logs the event as a warning.
+    for (const m of text.matchAll(/refusalReporter\(\{[^}]*?event: '([^']+)'/g)) events.set(m[1]!, 'warn');
     // errorReply(e, log, 'event') logs the event as an error.
     for (const m of text.matchAll(/errorReply\([^()]*,\s*'([^']+)'\)/g)) events.set(m[1]!, 'error');
     assert.doesNotMatch(text, /\.(warn|error)\(\s*[`"]/, `${file}: log events must be '...' literals`);

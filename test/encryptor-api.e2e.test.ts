@@ -143,7 +143,11 @@ describe('encryptor API over TLS-PSK (bundle + openssl s_client)', () => {
     assert.equal(b, a);
     await kp.waitFor('tls handshake refused', (l) => l.identity === 'no-such-router');
     // The log says it in words, with the OpenSSL code beside them.
-    const wrongKey = await kp.waitFor('tls handshake refused', (l) => l.identity === undefined);
+    // A wrong key names the identity the client sent, so the router can be found.
+    const wrongKey = await kp.waitFor(
+      'tls handshake refused',
+      (l) => l.identity === files.encryptor.identity,
+    );
     assert.equal(
       wrongKey.reason,
       'wrong PSK (or a damaged handshake)',

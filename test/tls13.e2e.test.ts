@@ -71,7 +71,9 @@ describe('TLS 1.3 PSK engine (TLS_AES_256_GCM_SHA384)', () => {
       assert.match(r.stderr, /Protocol version: TLSv1\.3\nCiphersuite: TLS_AES_256_GCM_SHA384/, groups);
       assert.match(r.stderr, temp, groups);
     }
-    // Every request names the identity the engine authenticated.
+    // Every request names the identity the engine authenticated. A request's line is written
+    // when its answer is done, which may be after s_client has exited: wait for the fourth.
+    await kp.waitFor('request', () => kp.logs.filter((l) => l.event === 'request').length >= 4);
     const requests = kp.logs.filter((l) => l.event === 'request');
     assert.ok(requests.length >= 4 && requests.every((l) => l.identity === files.encryptor.identity));
   });
@@ -235,7 +237,9 @@ describe('TLS 1.3 PSK engine (TLS_AES_256_GCM_SHA384)', () => {
     const only13 = await sClient(kp.port, [...psk, '-tls1_3'], get('/capabilities'));
     assert.doesNotMatch(only13.stdout, /HTTP\/1\.1/);
     assert.match(only13.stderr, /alert handshake failure/);
-    await kp.waitFor('tls handshake refused', (l) => /only with a SHA-256 PSK/.test(String(l.reason)));
+    await kp.waitFor('tls handshake refused', (l) =>
+      /TLS 1\.3 only, offered with a SHA-256 PSK \(32-byte binder\)/.test(String(l.reason)),
+    );
     // TLS_AES_128_GCM_SHA256 is never negotiated on this port.
     const aes128 = await sClient(
       kp.port,

@@ -93,6 +93,10 @@ export class Metrics {
     'skip_admission_refused_total',
     'Connections closed at the connection cap and requests answered 503 at the in-flight cap.',
   );
+  readonly handshakesRefused = new Counter(
+    'skip_tls_handshakes_refused_total',
+    'TLS handshakes refused, by listener, reason class and PSK identity (set only for identities in the PSK table).',
+  );
   private readonly gauges: (() => string)[] = [];
 
   /** A value read at each scrape (a gauge, or a counter kept elsewhere). */
@@ -123,6 +127,7 @@ export class Metrics {
       this.rateLimited,
       this.heldKeysRefused,
       this.admissionRefused,
+      this.handshakesRefused,
     ].map((m) => m.render());
     return `${[...all, ...this.gauges.map((g) => g())].join('\n')}\n`;
   }

@@ -16,6 +16,7 @@ import type { RemoteDirectory } from '../skip/remote-ids.js';
 import type { TlsMaterial } from '../tls/files.js';
 import { identitiesMatch, socketIdentities } from '../tls/identity.js';
 import { handshakeReason } from '../tls/handshake-reasons.js';
+import { refusalReporter } from '../tls/refusals.js';
 import { applyLimits, closeFailedHandshakes, limitOptions, type Limits } from '../tls/listeners.js';
 import {
   EXCHANGE_PATH,
@@ -65,9 +66,15 @@ export function createPeerServer(deps: PeerServerDeps): Server {
     ...limitOptions(limits),
   });
   applyLimits(server, limits);
-  closeFailedHandshakes(server, (err, socket) => {
-    log.warn('peer tls handshake refused', { peer: socket.remoteAddress, ...handshakeReason(err) });
+  const report = refusalReporter({
+    listener: 'peer',
+    event: 'peer tls handshake refused',
+    log,
+    ...(deps.metrics && { metrics: deps.metrics }),
   });
+  closeFailedHandshakes(server, (err, socket) =>
+    report({ peer: socket.remoteAddress, ...handshakeReason(err) }),
+  );
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const started = performance.now();
     res.on('finish', () => {

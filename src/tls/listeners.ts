@@ -11,12 +11,14 @@ import { createServer, type Server, type ServerOptions } from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { errorCode } from '../errors.js';
-import { clip, type Logger } from '../log.js';
+import type { Metrics } from '../admin/metrics.js';
+import type { Logger } from '../log.js';
 import { PROFILES } from '../memory-profile.js';
 import type { TlsMaterial } from './files.js';
 import { handshakeReason } from './handshake-reasons.js';
 import { socketIdentities } from './identity.js';
 import type { PskTable } from './psk.js';
+import { refusalReporter } from './refusals.js';
 import { installFrontDoor } from '../tls13/front-door.js';
 
 /** TLS 1.2 PSK suites: IOS XE's two GCM suites, then the draft's Table 1 CBC suites. Server
@@ -92,9 +94,19 @@ export function createEncryptorServer(
   tls: EncryptorTls,
   log: Logger,
   limits: Limits = LIMITS,
+  metrics?: Metrics,
 ): EncryptorServer {
   const identities = new WeakMap<object, string>();
-  const unknownIdentity = new WeakMap<object, string>();
+  /** The PSK identity a TLS 1.2 client sent, known or not, for the refusal's log line. */
+  const offeredIdentity = new WeakMap<object, string>();
+  const unknownIdentity = new WeakSet<object>();
+  const report = refusalReporter({
+    listener: 'encryptor',
+    event: 'tls handshake refused',
+    log,
+    ...(metrics && { metrics }),
+    ...(tls.mode === 'psk' && { known: (id: string) => tls.psk.lookup(id) !== null }),
+  });
   const common: ServerOptions = {
     ...limitOptions(limits),
     minVersion: 'TLSv1.2',
@@ -118,13 +130,14 @@ export function createEncryptorServer(
       ...(tls.hint !== undefined && { pskIdentityHint: tls.hint }),
       pskCallback: (socket: TLSSocket, identity: string) => {
         const key = tls.psk.lookup(identity);
+        offeredIdentity.set(socket, identity);
         if (key) {
           identities.set(socket, identity);
           return key;
         }
         // An unknown identity gets a random key used once, so it fails exactly as a wrong key
         // does (same alert, same timing): the alert does not tell which identities exist.
-        unknownIdentity.set(socket, identity);
+        unknownIdentity.add(socket);
         return randomBytes(32);
       },
     };
@@ -144,12 +157,11 @@ export function createEncryptorServer(
   }
   const server = applyLimits(createServer(options), limits);
   closeFailedHandshakes(server, (err, socket) => {
-    const unknown = unknownIdentity.get(socket);
-    log.warn('tls handshake refused', {
+    const identity = offeredIdentity.get(socket);
+    report({
       peer: socket.remoteAddress,
-      ...(unknown === undefined
-        ? handshakeReason(err)
-        : { reason: 'unknown PSK identity', identity: clip(unknown, 128) }),
+      ...(unknownIdentity.has(socket) ? { reason: 'unknown PSK identity' } : handshakeReason(err)),
+      ...(identity !== undefined && { identity }),
     });
   });
   server.on('clientError', (err: Error, socket: Duplex) => refuseBadRequest(err, socket, limits));
@@ -167,13 +179,12 @@ export function createEncryptorServer(
           const fields = {
             peer: raw.remoteAddress,
             reason,
-            tls: '1.3',
+            ...(x.tls && { tls: x.tls }),
             alert: x.alert,
-            ...(x.identity !== undefined &&
-              reason === 'unknown PSK identity' && { identity: clip(x.identity, 128) }),
+            ...(x.identity !== undefined && { identity: x.identity }),
           };
           if (x.afterHandshake) log.debug('tls connection closed on error', fields);
-          else log.warn('tls handshake refused', fields);
+          else report(fields);
         },
       });
     // Belt and braces: no connection without a known identity is ever served.

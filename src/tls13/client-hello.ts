@@ -37,10 +37,25 @@ const decode = (what: string, fn: () => void): void => {
   try {
     fn();
   } catch (e) {
-    if (e instanceof DecodeError) throw new AlertError(ALERT.decodeError, `${what}: ${e.message}`);
+    if (e instanceof DecodeError)
+      throw new AlertError(
+        ALERT.decodeError,
+        e.message.startsWith(`${what}:`) ? e.message : `${what}: ${e.message}`,
+      );
     throw e;
   }
 };
+
+/** Runs `read`, naming `name` in its DecodeError. */
+function field<T>(name: string, read: () => T): T {
+  try {
+    return read();
+  } catch (e) {
+    if (e instanceof DecodeError)
+      throw new DecodeError(`${name}: ${e.message.replace(/^ClientHello: /, '')}`);
+    throw e;
+  }
+}
 
 const list16 = (r: Reader): number[] => {
   const out: number[] = [];
@@ -59,10 +74,10 @@ export function parseClientHello(raw: Buffer): ClientHello {
     if (len !== r.left) throw new DecodeError(`length ${len} but ${r.left} bytes`);
     const legacyVersion = r.u16();
     const random = r.bytes(32);
-    const sessionId = r.vec(1, 0, 32);
-    const suites = r.vec(2, 2, 0xfffe);
+    const sessionId = field('legacy_session_id', () => r.vec(1, 0, 32));
+    const suites = field('cipher_suites', () => r.vec(2, 2, 0xfffe));
     if (suites.length % 2 !== 0) throw new DecodeError('cipher_suites of odd length');
-    const compression = r.vec(1, 1, 255);
+    const compression = field('legacy_compression_methods', () => r.vec(1, 1, 255));
     ch = {
       raw,
       legacyVersion,

@@ -46,6 +46,8 @@ export interface ClientHelloOptions {
   sessionId?: Buffer;
   /** Extensions added before pre_shared_key (tests: early_data, duplicates...). */
   extraExtensions?: Buffer[];
+  /** Extensions left out (tests: supported_groups without key_share...). */
+  omit?: number[];
   /** Computes the binder over this transcript (after a HelloRetryRequest). */
   transcript?: Transcript;
 }
@@ -69,7 +71,7 @@ export function buildClientHello(o: ClientHelloOptions, shares?: ClientShare[]):
     extension(EXT.pskKeyExchangeModes, vec(1, ...(o.pskModes ?? [PSK_DHE_KE]).map(u8))),
     ...(o.alpn ? [extension(EXT.alpn, vec(2, ...o.alpn.map((a) => vec(1, Buffer.from(a)))))] : []),
     ...(o.extraExtensions ?? []),
-  ];
+  ].filter((e) => !o.omit?.includes(e.readUInt16BE(0)));
   const identities = vec(2, vec(2, identity), Buffer.alloc(4));
   const binderLen = 48;
   const bindersPart = vec(2, vec(1, Buffer.alloc(binderLen)));
@@ -115,6 +117,15 @@ export interface ClientOptions extends ClientHelloOptions {
   timeoutMs?: number;
   /** True once the response is whole (e.g. Content-Length reached): close then, not at EOF. */
   complete?: (response: string) => boolean;
+  /** Tests: what the client sends instead, to check the server's refusals. */
+  misbehave?: {
+    /** Replaces the client's Finished message. */
+    finished?: (msg: Buffer) => Buffer;
+    /** Bytes sent as they are in place of the client's Finished, and nothing after them. */
+    insteadOfFinished?: Buffer;
+    /** Records sent after the handshake instead of the request; `seal` protects with the client's key. */
+    afterHandshake?: (seal: (type: number, content: Buffer) => Buffer) => Buffer;
+  };
 }
 
 /** Connects, runs the handshake, sends `request`, and returns the response; AlertError on refusal. */
@@ -215,7 +226,11 @@ export function tls13Request(o: ClientOptions): Promise<ClientResult> {
       serverAp = deriveSecret(HASH, master!, 's ap traffic', h);
       const fin = handshake(HS.finished, finishedMac(HASH, clientHs!, h));
       write = rekey(write, clientHs!);
-      socket.write(write.seal(CONTENT.handshake, fin));
+      if (o.misbehave?.insteadOfFinished) {
+        read = rekey(read, serverAp); // the server's answer comes under its application key
+        return void socket.write(o.misbehave.insteadOfFinished);
+      }
+      socket.write(write.seal(CONTENT.handshake, o.misbehave?.finished?.(fin) ?? fin));
       write = rekey(write, clientAp);
       read = rekey(read, serverAp);
       done = true;
@@ -224,6 +239,9 @@ export function tls13Request(o: ClientOptions): Promise<ClientResult> {
         clientAp = next(clientAp);
         write = rekey(write, clientAp);
       }
+      const sealer = write;
+      if (o.misbehave?.afterHandshake)
+        return void socket.write(o.misbehave.afterHandshake((type, content) => sealer.seal(type, content)));
       socket.write(write.seal(CONTENT.application, Buffer.from(o.request)));
     };
 

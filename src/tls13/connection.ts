@@ -121,13 +121,23 @@ export class Tls13Connection {
   private record(r: RawRecord): void {
     if (r.type === CONTENT.ccs) {
       // The compatibility change_cipher_spec (RFC 8446 D.4): once, {1}, before the client's Finished.
-      if (this.hs.finished || this.ccsSeen || r.body.length !== 1 || r.body[0] !== 1)
+      if (
+        this.hs.finished ||
+        this.ccsSeen ||
+        this.hsBuffer.length > 0 ||
+        r.body.length !== 1 ||
+        r.body[0] !== 1
+      )
         throw new AlertError(ALERT.unexpectedMessage, 'change_cipher_spec out of place');
       this.ccsSeen = true;
       return;
     }
     // A client that cannot go on may alert in plaintext before it has our keys.
-    if (r.type === CONTENT.alert && !this.hs.finished) return this.alert(r.body);
+    if (r.type === CONTENT.alert && !this.hs.finished) {
+      if (this.hsBuffer.length > 0)
+        throw new AlertError(ALERT.unexpectedMessage, 'alert inside a fragmented handshake message');
+      return this.alert(r.body);
+    }
     let type: number;
     let content: Buffer;
     // Keys are set once our ServerHello is out: from then on every record is protected.
@@ -140,8 +150,14 @@ export class Tls13Connection {
         throw new AlertError(ALERT.recordOverflow, 'plaintext record over 2^14 bytes');
       [type, content] = [r.type, r.body];
     }
-    if (type === CONTENT.alert) return this.alert(content);
     if (type === CONTENT.handshake) return this.handshakeBytes(content);
+    // A handshake message split over records has nothing else between its parts (§5.1).
+    if (this.hsBuffer.length > 0)
+      throw new AlertError(
+        ALERT.unexpectedMessage,
+        `record of type ${type} inside a fragmented handshake message`,
+      );
+    if (type === CONTENT.alert) return this.alert(content);
     if (type === CONTENT.application) {
       if (!this.hs.finished || !this.plain)
         throw new AlertError(ALERT.unexpectedMessage, 'application data before the handshake ended');
@@ -161,8 +177,12 @@ export class Tls13Connection {
       if (this.hsBuffer.length < 4 + len) break;
       const msg = Buffer.from(this.hsBuffer.subarray(0, 4 + len));
       this.hsBuffer = this.hsBuffer.subarray(4 + len);
-      if (this.hs.finished) this.postHandshake(msg);
-      else {
+      if (this.hs.finished) {
+        // KeyUpdate changes the read key, so it too must end its record (RFC 8446 §5.1).
+        if (msg[0] === HS.keyUpdate && this.hsBuffer.length > 0)
+          throw new AlertError(ALERT.unexpectedMessage, 'handshake data after a KeyUpdate in one record');
+        this.postHandshake(msg);
+      } else {
         // A key change must fall on a record boundary (RFC 8446 §5.1).
         const changesKeys = msg[0] === HS.clientHello || msg[0] === HS.finished;
         if (changesKeys && this.hsBuffer.length > 0)
@@ -236,7 +256,10 @@ export class Tls13Connection {
   }
 
   private alert(body: Buffer): void {
-    const description = body.length === 2 ? body[1]! : -1;
+    // A record of type alert holds exactly one two-byte alert (RFC 8446 §5.1, §6).
+    if (body.length === 0) throw new AlertError(ALERT.unexpectedMessage, 'empty alert record');
+    if (body.length !== 2) throw new AlertError(ALERT.decodeError, `alert record of ${body.length} bytes`);
+    const description = body[1]!;
     if (description === ALERT.closeNotify && this.plain) {
       this.ended = true;
       this.plain.push(null);

@@ -50,6 +50,16 @@ export const TLS12 = 0x0303;
 export const TLS_AES_256_GCM_SHA384 = 0x1302;
 export const TLS_AES_128_GCM_SHA256 = 0x1301;
 
+const SUITE_NAMES: Record<number, string> = {
+  0x1301: 'TLS_AES_128_GCM_SHA256',
+  0x1302: 'TLS_AES_256_GCM_SHA384',
+  0x1303: 'TLS_CHACHA20_POLY1305_SHA256',
+  0x1304: 'TLS_AES_128_CCM_SHA256',
+  0x1305: 'TLS_AES_128_CCM_8_SHA256',
+};
+/** A TLS 1.3 suite's name, or its number in hex. */
+export const suiteName = (s: number): string => SUITE_NAMES[s] ?? `0x${s.toString(16).padStart(4, '0')}`;
+
 export const PSK_KE = 0;
 export const PSK_DHE_KE = 1;
 

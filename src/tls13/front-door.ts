@@ -1,12 +1,19 @@
-// The encryptor port's front door (issue 13): reads the ClientHello of each new connection and
-// routes it. TLS 1.3 with TLS_AES_256_GCM_SHA384 and a PSK bound to SHA-384 (a 48-byte binder)
+// The encryptor port's front door: reads the ClientHello of each new connection and routes it. TLS 1.3 with TLS_AES_256_GCM_SHA384 and a PSK bound to SHA-384 (a 48-byte binder)
 // goes to this engine; anything else goes, bytes intact, to node:tls (TLS 1.2 PSK suites, or the
 // handshake's own refusal). A TLS 1.3-only offer with a SHA-256 PSK is refused here with a
 // handshake_failure alert and a log line that says why: this KP serves no AES-128 suite.
 
 import type { Server } from 'node:https';
 import type { Socket } from 'node:net';
-import { ALERT, CONTENT, TLS12, TLS13, TLS_AES_256_GCM_SHA384 } from './constants.js';
+import {
+  ALERT,
+  CONTENT,
+  MAX_CIPHERTEXT,
+  TLS12,
+  TLS13,
+  TLS_AES_256_GCM_SHA384,
+  suiteName,
+} from './constants.js';
 import { parseClientHello, type ClientHello } from './client-hello.js';
 import { Tls13Connection, MAX_HANDSHAKE_MESSAGE, type Tls13Socket } from './connection.js';
 import type { Negotiated, PskLookup } from './handshake.js';
@@ -20,11 +27,27 @@ export interface FrontDoorOptions {
   refused(
     raw: Socket,
     reason: string,
-    extra: { alert: number; identity?: string; afterHandshake: boolean },
+    extra: { alert: number; identity?: string; afterHandshake: boolean; tls?: '1.3' },
   ): void;
 }
 
 type Route = { to: 'engine'; hello: ClientHello } | { to: 'node' } | { to: 'refuse'; reason: string };
+
+/** Most bytes of records the front door holds for one ClientHello: the largest message taken,
+ * twice (its record headers when split into small fragments), and one record in flight. Past it
+ * the connection is refused: a half-open connection holds at most this much. */
+export const MAX_HELLO_BYTES = 2 * (4 + MAX_HANDSHAKE_MESSAGE) + 5 + MAX_CIPHERTEXT;
+
+const REQUIRED =
+  'this KP serves TLS 1.3 PSKs bound to SHA-384 with TLS_AES_256_GCM_SHA384 (draft-cisco-skip-02 Table 1), or TLS 1.2';
+
+/** What a refused TLS 1.3 PSK offer held, in words: its suites and the hash its binders imply. */
+function offered(hello: ClientHello, sha384: boolean): string {
+  const suites = hello.cipherSuites.filter((s) => s >> 8 === 0x13).map(suiteName);
+  const binders = [...new Set(hello.psk!.binders.map((b) => b.length))].join('/');
+  const hash = sha384 ? 'SHA-384' : binders === '32' ? 'SHA-256' : 'unknown-hash';
+  return `a ${hash} PSK (${binders}-byte binder) with ${suites.length ? suites.join(', ') : 'no TLS 1.3 suite'}`;
+}
 
 /** Where a complete ClientHello goes. */
 export function route(hello: ClientHello): Route {
@@ -34,13 +57,7 @@ export function route(hello: ClientHello): Route {
   const sha384 = psk.binders.some((b) => b.length === 48);
   if (sha384 && hello.cipherSuites.includes(TLS_AES_256_GCM_SHA384)) return { to: 'engine', hello };
   if (hello.versions!.includes(TLS12)) return { to: 'node' }; // served TLS 1.2 with an AES-256 PSK suite
-  const why = sha384
-    ? 'TLS 1.3 PSK offered without TLS_AES_256_GCM_SHA384'
-    : 'TLS 1.3 offered only with a SHA-256 PSK (TLS_AES_128_GCM_SHA256)';
-  return {
-    to: 'refuse',
-    reason: `${why}: this KP serves TLS 1.3 PSKs with TLS_AES_256_GCM_SHA384 (draft-cisco-skip-02 Table 1), or TLS 1.2`,
-  };
+  return { to: 'refuse', reason: `TLS 1.3 only, offered with ${offered(hello, sha384)}: ${REQUIRED}` };
 }
 
 /** Puts the front door on `server`'s raw connections, in place of node:tls's own listener. */
@@ -69,32 +86,48 @@ export function installFrontDoor(server: Server, o: FrontDoorOptions): void {
       clearTimeout(timer);
       tlsListener.call(server, socket);
     };
-    const refuse = (alert: number, reason: string): void => {
+    const refuse = (alert: number, reason: string, tls13 = false): void => {
       socket.removeListener('data', onData);
       clearTimeout(timer);
+      seen.length = 0;
       socket.end(plainRecord(CONTENT.alert, Buffer.from([2, alert])));
       socket.destroySoon();
-      o.refused(socket, reason, { alert, afterHandshake: false });
+      o.refused(socket, reason, { alert, afterHandshake: false, ...(tls13 && { tls: '1.3' as const }) });
     };
+    let held = 0;
     const onData = (d: Buffer): void => {
       seen.push(d);
       reader.push(d);
+      held += d.length;
       let complete: Buffer | undefined;
       try {
         for (let r = reader.next(); r && !complete; r = reader.next()) {
           consumed += 5 + r.body.length;
           if (r.type !== CONTENT.handshake) return toNode();
+          // Empty handshake records are forbidden (RFC 8446 §5.1, RFC 5246 §6.2.1): they would let
+          // a client send forever without completing a message.
+          if (r.body.length === 0) return refuse(ALERT.unexpectedMessage, 'empty handshake record');
           hello = hello.length ? Buffer.concat([hello, r.body]) : r.body;
           if (hello.length < 4) continue;
           const len = hello.readUIntBE(1, 3);
-          if (len > MAX_HANDSHAKE_MESSAGE || hello.length > 4 + len) return toNode();
+          if (len > MAX_HANDSHAKE_MESSAGE)
+            return refuse(
+              ALERT.illegalParameter,
+              `ClientHello of ${len} bytes (limit ${MAX_HANDSHAKE_MESSAGE}: a ClientHello with a post-quantum key share is about 1.6 KB)`,
+            );
+          if (hello.length > 4 + len)
+            return refuse(ALERT.unexpectedMessage, 'handshake data after the ClientHello in the same record');
           if (hello.length === 4 + len) complete = hello;
         }
-        if (!complete && reader.pending > MAX_HANDSHAKE_MESSAGE) return toNode();
       } catch {
         // Not TLS records: node:tls answers it as it would (and logs why).
         return toNode();
       }
+      if (!complete && held > MAX_HELLO_BYTES)
+        return refuse(
+          ALERT.unexpectedMessage,
+          `ClientHello not complete after ${held} bytes of records (limit ${MAX_HELLO_BYTES})`,
+        );
       if (!complete) return;
       let ch: ClientHello;
       try {
@@ -110,7 +143,7 @@ export function installFrontDoor(server: Server, o: FrontDoorOptions): void {
     const decide = (ch: ClientHello): void => {
       const r = route(ch);
       if (r.to === 'node') return toNode();
-      if (r.to === 'refuse') return refuse(ALERT.handshakeFailure, r.reason);
+      if (r.to === 'refuse') return refuse(ALERT.handshakeFailure, r.reason, true);
       socket.removeListener('data', onData);
       const rest = Buffer.concat(seen).subarray(consumed);
       const conn = new Tls13Connection(
@@ -122,7 +155,12 @@ export function installFrontDoor(server: Server, o: FrontDoorOptions): void {
             o.secure(plain, negotiated);
           },
           refused: (reason, alert, identity, afterHandshake) =>
-            o.refused(socket, reason, { alert, ...(identity !== undefined && { identity }), afterHandshake }),
+            o.refused(socket, reason, {
+              alert,
+              ...(identity !== undefined && { identity }),
+              afterHandshake,
+              tls: '1.3',
+            }),
         },
       );
       conn.start(r.hello, rest);

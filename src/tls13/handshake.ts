@@ -133,6 +133,11 @@ export class ServerHandshake {
       throw new AlertError(ALERT.handshakeFailure, 'no pre_shared_key offered (this port serves PSKs only)');
     if (!ch.pskModes)
       throw new AlertError(ALERT.missingExtension, 'pre_shared_key without psk_key_exchange_modes');
+    // Each of supported_groups and key_share requires the other (§9.2).
+    if (ch.groups && !ch.keyShares)
+      throw new AlertError(ALERT.missingExtension, 'supported_groups without key_share');
+    if (ch.keyShares && !ch.groups)
+      throw new AlertError(ALERT.missingExtension, 'key_share without supported_groups');
     if (retry) this.checkRetryHello(ch);
 
     // The first identity in the table is the one taken; a missing one fails as a wrong key does.
@@ -305,7 +310,12 @@ export class ServerHandshake {
   private clientFinished(raw: Buffer): Step[] {
     const expected = finishedMac(HASH, this.clientHs!, this.transcript!.current());
     const got = raw.subarray(4);
-    if (raw.readUIntBE(1, 3) !== got.length || !macEqual(expected, got))
+    if (got.length !== expected.length)
+      throw new AlertError(
+        ALERT.decodeError,
+        `client's Finished of ${got.length} bytes, not ${expected.length}`,
+      );
+    if (!macEqual(expected, got))
       throw new AlertError(ALERT.decryptError, "client's Finished does not verify");
     this.clientHs!.fill(0);
     this.serverHs?.fill(0);

@@ -1,0 +1,88 @@
+// Refused TLS handshakes: a 'tls handshake refused' line each, up to a rate; past it one summary
+// line per interval with the count by reason, so a flood of bad handshakes cannot flood the log.
+// Every refusal is counted in /metrics by listener, reason class and identity. The identity label
+// is set only for identities in the PSK table, so an attacker cannot grow the label set.
+
+import type { Metrics } from '../admin/metrics.js';
+import { clip, type Fields, type Logger } from '../log.js';
+
+/** The reason classes of skip_tls_handshakes_refused_total, in the order they are tried. */
+const CLASSES: [RegExp, string][] = [
+  [/unknown PSK identity/, 'unknown_identity'],
+  [/wrong PSK|binder/, 'wrong_psk'],
+  [/in time/, 'timeout'],
+  [/TLS version|legacy_version|TLS 1\.3 not offered/, 'version'],
+  [/suite|SHA-256 PSK|SHA-384|key exchange in common|ALPN/, 'no_common_profile'],
+  [/not TLS/, 'not_tls'],
+  [/closed the connection|client sent alert/, 'client_closed'],
+  [/certificate|cafile/, 'certificate'],
+];
+
+export const refusalClass = (reason: string): string =>
+  CLASSES.find(([re]) => re.test(reason))?.[1] ?? 'malformed';
+
+export interface RefusalOptions {
+  listener: 'encryptor' | 'peer';
+  /** The log event of each line. */
+  event: string;
+  log: Logger;
+  metrics?: Metrics;
+  /** True for an identity of the PSK table (a known router). */
+  known?: (identity: string) => boolean;
+  /** Lines a second, and the burst, before lines are summarised. */
+  perSecond?: number;
+  burst?: number;
+  /** How often the summary of the lines not written goes out. */
+  summaryMs?: number;
+  now?: () => number;
+}
+
+export type RefusalReport = (fields: Fields & { reason: string; identity?: string }) => void;
+
+export function refusalReporter(o: RefusalOptions): RefusalReport {
+  const perSecond = o.perSecond ?? 10;
+  const burst = o.burst ?? 50;
+  const summaryMs = o.summaryMs ?? 10_000;
+  const now = o.now ?? Date.now;
+  let tokens = burst;
+  let last = now();
+  let suppressed = new Map<string, number>();
+  let timer: NodeJS.Timeout | undefined;
+  const summarise = (): void => {
+    timer = undefined;
+    if (suppressed.size === 0) return;
+    const reasons = Object.fromEntries(suppressed);
+    const count = [...suppressed.values()].reduce((a, b) => a + b, 0);
+    suppressed = new Map();
+    o.log.warn('tls handshakes refused, not logged one by one', {
+      listener: o.listener,
+      count,
+      reasons,
+      seconds: summaryMs / 1000,
+      note: `more than ${perSecond} a second; skip_tls_handshakes_refused_total counts every one`,
+    });
+  };
+  return (fields) => {
+    const cls = refusalClass(fields.reason);
+    const known = fields.identity !== undefined && (o.known?.(fields.identity) ?? false);
+    o.metrics?.handshakesRefused.inc({
+      listener: o.listener,
+      reason: cls,
+      identity: known ? fields.identity! : '',
+    });
+    const t = now();
+    tokens = Math.min(burst, tokens + ((t - last) / 1000) * perSecond);
+    last = t;
+    if (tokens >= 1) {
+      tokens -= 1;
+      const { identity, ...rest } = fields;
+      o.log.warn(o.event, { ...rest, ...(identity !== undefined && { identity: clip(identity, 128) }) });
+      return;
+    }
+    suppressed.set(cls, (suppressed.get(cls) ?? 0) + 1);
+    if (!timer) {
+      timer = setTimeout(summarise, summaryMs);
+      timer.unref();
+    }
+  };
+}
