@@ -85,6 +85,35 @@ writeFileSync(
 execFileSync(x64.path, ['--experimental-sea-config', seaConfig], { stdio: ['ignore', 'ignore', 'inherit'] });
 const blob = readFileSync('dist/skip-server.blob');
 
+/**
+ * Runs `fn` with postject's LIEF warnings about Node's note sections held back: LIEF cannot name
+ * the `.note.*` sections of Node's release binaries and says so once per section, on every build,
+ * while the injection works. They are counted instead of shown; any other line passes through.
+ */
+async function quietNotes(fn) {
+  const re = /^warning: Can't find string offset for section name '\.note[^']*'\n?$/;
+  let count = 0;
+  const writes = [process.stdout, process.stderr].map((stream) => {
+    const write = stream.write.bind(stream);
+    stream.write = (chunk, ...rest) => {
+      const text = String(chunk);
+      const kept = text.split(/(?<=\n)/).filter((l) => !(re.test(l) && ++count));
+      return kept.length ? write(kept.join(''), ...rest) : true;
+    };
+    return () => (stream.write = write);
+  });
+  try {
+    await fn();
+  } finally {
+    for (const restore of writes) restore();
+  }
+  if (count > 0)
+    console.log(
+      `build-exe: postject (LIEF) found ${count} unnamed .note sections in Node's binary: harmless`,
+    );
+  return count;
+}
+
 for (const arch of ['x64', 'arm64']) {
   const base = arch === 'x64' ? x64 : baseBinary(arch);
   if (base.version !== x64.version)
@@ -93,7 +122,8 @@ for (const arch of ['x64', 'arm64']) {
   rmSync(out, { force: true });
   copyFileSync(base.path, out);
   chmodSync(out, 0o755);
-  if (spawnSync(STRIP[arch], ['--version'], { stdio: 'ignore' }).status === 0) {
+  const stripped = spawnSync(STRIP[arch], ['--version'], { stdio: 'ignore' }).status === 0;
+  if (stripped) {
     execFileSync(STRIP[arch], [out], { stdio: 'inherit' });
   } else {
     // Still a working executable, only larger; CI installs the tool (.ci/run), so CI's are stripped.
@@ -102,8 +132,9 @@ for (const arch of ['x64', 'arm64']) {
       `build-exe: ${STRIP[arch]} is missing, so ${out} is NOT stripped (Debian: apt-get install ${pkg})`,
     );
   }
-  await inject(out, 'NODE_SEA_BLOB', blob, { sentinelFuse: FUSE });
-  console.log(`${out}: Node ${base.version}, ${(statSync(out).size / 1048576).toFixed(1)} MiB`);
+  await quietNotes(() => inject(out, 'NODE_SEA_BLOB', blob, { sentinelFuse: FUSE }));
+  const size = `${(statSync(out).size / 1048576).toFixed(1)} MiB${stripped ? '' : ', NOT stripped'}`;
+  console.log(`${out}: Node ${base.version}, ${size}`);
 }
 rmSync('dist/skip-server.blob');
 rmSync(seaConfig);
