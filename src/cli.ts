@@ -8,6 +8,7 @@ import { suggest } from './config.js';
 import { ConfigError, errorMessage } from './errors.js';
 import { ListenError } from './http/listen.js';
 import { VERSION } from './version.js';
+import { certCa, certSign } from './cli/cert.js';
 import { checkConfig } from './cli/check-config.js';
 import { EXIT, EXIT_CODES, UsageError, commandHelp, type CliIo, type Command } from './cli/common.js';
 import { init } from './cli/init.js';
@@ -27,11 +28,13 @@ export const COMMANDS: readonly Command[] = [
   masterKey,
   init,
   pskAdd,
+  certCa,
+  certSign,
   keystoreStats,
   lab,
   probe,
 ];
-const GROUPS = ['keystore', 'psk'];
+const GROUPS = ['keystore', 'psk', 'cert'];
 
 export const HELP = `skip-server ${VERSION}: Key Provider for the Secure Key Integration Protocol (SKIP)
 

@@ -1,7 +1,8 @@
 // `skip-server init --dir D --id NAME [--peer NAME=HOST ...] [--layout host|iox]`: the files one
 // production Key Provider needs, in D: skip.yaml, psk.txt, kem_pub.pem/kem_priv.pem, master.key
-// (secrets 0600), and the next steps to print. Certificates come from the CA (scripts/), so they
-// are named, not made. Nothing that exists is replaced.
+// (secrets 0600), and the next steps to print. Certificates come from the CA every KP trusts
+// (`skip-server cert`, on the machine that keeps ca.key), so they are named, not made. Nothing
+// that exists is replaced.
 //
 // Layout host: every file in D, skip.yaml names them where they are (systemd, a plain host).
 // Layout iox: D holds config/, secrets/ and certs/ as the IOx app's volume will, and skip.yaml
@@ -30,7 +31,14 @@ export interface InitOptions {
   keystore?: string;
   layout?: Layout;
   kem: KemBackend;
+  /** This KP's address as routers and peers reach it (router configuration, certificate SAN). */
+  address?: string;
+  /** The first router's PSK identity (default router-1). */
+  router?: string;
 }
+
+/** The admin listener init turns on: loopback only. */
+export const INIT_ADMIN_PORT = 9443;
 
 const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 /** CAF_APP_PERSISTENT_DIR inside the IOx container. */
@@ -54,6 +62,10 @@ function parseInput(o: InitOptions): Peer[] {
     return { name, host };
   });
   if (new Set(peers.map((p) => p.name)).size !== peers.length) problems.push('--peer names must differ');
+  if (o.address !== undefined && (o.address === '' || /[\s"]/.test(o.address)))
+    problems.push(`--address "${o.address}": an IP address or host name`);
+  if (o.router !== undefined && !SAFE_ID.test(o.router))
+    problems.push(`--router "${o.router}": use letters, digits, '.', '_' and '-'`);
   if (o.layout === 'iox' && o.keystore !== undefined && !o.keystore.startsWith(`${IOX_ROOT}/`))
     problems.push(`--keystore "${o.keystore}": with --layout iox it must be under ${IOX_ROOT}/`);
   if (problems.length > 0) throw new ConfigError(problems);
@@ -104,7 +116,7 @@ export function initKp(o: InitOptions): string {
   writeFileAtomic(
     L.local(L.files.psk),
     Buffer.from(
-      `# encryptors of ${o.id}: identity:hexkey (skip-server psk add adds more)\n${o.id}:${pskHex}\n`,
+      `# encryptors of ${o.id}: identity:hexkey (skip-server psk add adds more)\n${router(o)}:${pskHex}\n`,
     ),
     0o600,
   );
@@ -118,8 +130,8 @@ export function initKp(o: InitOptions): string {
     o.layout === 'iox' ? ioxStep(o, d, peers, L) : hostStep(L),
     `On each router (IOS XE) served by this KP; see the README's router section:\n${indent(
       routerConfig({
-        kpAddress: o.layout === 'iox' ? '169.254.0.2' : 'THIS-KP-ADDRESS',
-        identity: o.id,
+        kpAddress: o.layout === 'iox' ? '169.254.0.2' : (o.address ?? 'THIS-KP-ADDRESS'),
+        identity: router(o),
         pskHex,
       }),
       5,
@@ -132,6 +144,8 @@ ${steps.map((s, i) => `  ${i + 1}. ${s}`).join('\n')}
 }
 
 type Paths = ReturnType<typeof layoutPaths>;
+
+const router = (o: InitOptions): string => o.router ?? 'router-1';
 
 function configText(o: InitOptions, peers: Peer[], L: Paths): string {
   const quote = (s: string): string => JSON.stringify(s);
@@ -164,6 +178,9 @@ cafile: ${quote(L.named(L.ca))}
 host: "0.0.0.0"
 port: 443
 mtls_port: 8443
+# /healthz and Prometheus /metrics, plain HTTP on loopback (never keys); delete both lines to turn off.
+admin_host: "127.0.0.1"
+admin_port: ${INIT_ADMIN_PORT}
 `;
 }
 
@@ -185,11 +202,15 @@ function exchangeStep(o: InitOptions, peers: Peer[], L: Paths): string {
 
 function certificateStep(o: InitOptions, L: Paths): string {
   const certs = dirname(L.local(L.cert));
-  return `Certificates for the peer link, signed by the CA every KP trusts (scripts/ in the source):
-       scripts/create_ca.sh CA_DIR                      (once, for all KPs; keep ca.key offline)
-       scripts/sign_server_cert.sh -c CA_DIR/ca.pem -k CA_DIR/ca.key -o ${certs} ${o.id} "${o.id}" "THIS-KP-ADDRESS"
+  const address = o.address ?? 'THIS-KP-ADDRESS';
+  return `Certificates for the peer link, signed by the CA every KP trusts (the executable makes them
+     with openssl; scripts/create_ca.sh and scripts/sign_server_cert.sh in the source do the same):
+       skip-server cert ca --dir CA_DIR                  (once, for all KPs; keep ca.key offline)
+       skip-server cert sign --ca CA_DIR --out ${certs} --name ${o.id} --san ${address}
        cp CA_DIR/ca.pem ${L.local(L.ca)}
-     The certificate must name ${o.id} (DNS SAN): the peers check it against their remoteSystems id.`;
+     The certificate must name ${o.id} (DNS SAN): the peers check it against their remoteSystems id.${
+       o.address === undefined ? "\n     (--address gives this KP's address instead of THIS-KP-ADDRESS.)" : ''
+     }`;
 }
 
 function hostStep(L: Paths): string {

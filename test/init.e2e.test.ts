@@ -15,7 +15,19 @@ describe('skip-server init', () => {
     const [a, b] = [join(dir, 'skip1'), join(dir, 'skip2')];
     // Two hosts' layouts (addresses from TEST-NET-1; nothing is sent): a peer on this host's own
     // peer port would be this KP itself, which check-config refuses.
-    const ra = await runCli(['init', '--dir', a, '--id', 'skip1.lab', '--peer', 'skip2.lab=192.0.2.2']);
+    const ra = await runCli([
+      'init',
+      '--dir',
+      a,
+      '--id',
+      'skip1.lab',
+      '--peer',
+      'skip2.lab=192.0.2.2',
+      '--address',
+      '192.0.2.1',
+      '--router',
+      'c8k-hq',
+    ]);
     // skip2's keystore goes in a folder that systemd's StateDirectory= would make at first start.
     const stateDir = join(dir, 'var-lib-skip-server');
     const rb = await runCli([
@@ -36,10 +48,20 @@ describe('skip-server init', () => {
       /crypto ikev2 keyring SKIP-KR\n +peer PEER-ROUTER\n.*\n +ppk dynamic SKIP-CLIENT required/,
     );
     assert.match(ra.stdout, /keyring ppk SKIP-KR/);
-    assert.match(ra.stdout, /sign_server_cert\.sh .* skip1\.lab "skip1\.lab" "THIS-KP-ADDRESS"/);
+    // The executable makes the certificates itself; --address reaches the SAN and the router.
+    assert.match(
+      ra.stdout,
+      /skip-server cert sign --ca CA_DIR --out \S+ --name skip1\.lab --san 192\.0\.2\.1\n/,
+    );
+    assert.match(ra.stdout, /server ipv4 192\.0\.2\.1 port 443/);
+    assert.doesNotMatch(ra.stdout, /THIS-KP-ADDRESS/);
+    assert.match(rb.stdout, /--san THIS-KP-ADDRESS\n[\s\S]*--address gives this KP's address/);
     assert.equal(ra.code, 0, ra.stderr);
     assert.equal(rb.code, 0, rb.stderr);
-    assert.match(ra.stdout, /psk id skip1\.lab key hex [0-9a-f]{96}\n/);
+    // The first PSK is a router's (--router, default router-1), not the KP's own name.
+    assert.match(ra.stdout, /psk id c8k-hq key hex [0-9a-f]{96}\n/);
+    assert.match(readFileSync(join(a, 'psk.txt'), 'utf8'), /^c8k-hq:[0-9a-f]{96}$/m);
+    assert.match(rb.stdout, /psk id router-1 key hex [0-9a-f]{96}\n/);
     for (const f of ['psk.txt', 'kem_priv.pem', 'master.key'])
       assert.equal(statSync(join(a, f)).mode & 0o777, 0o600, f);
     const cfg = loadConfig(join(a, 'skip.yaml'));
@@ -48,31 +70,33 @@ describe('skip-server init', () => {
       [['skip2.lab', '192.0.2.2']],
     );
     assert.equal(cfg.port, 443);
+    assert.equal(cfg.admin_host, '127.0.0.1');
+    assert.equal(cfg.admin_port, 9443);
 
     copyFileSync(join(a, 'kem_pub.pem'), join(b, 'peers', 'skip1.lab_kem_pub.pem'));
     copyFileSync(join(b, 'kem_pub.pem'), join(a, 'peers', 'skip2.lab_kem_pub.pem'));
-    const script = (name: string, args: string[]) =>
-      spawnSync('bash', [join('scripts', name), ...args], {
-        encoding: 'utf8',
-        env: { ...process.env, CA_KEY_SIZE: '2048' },
-      });
-    assert.equal(script('create_ca.sh', [join(dir, 'ca')]).status, 0);
+    const ca = await runCli(['cert', 'ca', '--dir', join(dir, 'ca')]);
+    assert.equal(ca.code, 0, ca.stderr);
+    assert.equal(statSync(join(dir, 'ca', 'ca.key')).mode & 0o777, 0o600);
+    assert.equal((await runCli(['cert', 'ca', '--dir', join(dir, 'ca')])).code, 3, 'replaced a CA');
     for (const [d, id] of [
       [a, 'skip1.lab'],
       [b, 'skip2.lab'],
     ] as const) {
-      const r = script('sign_server_cert.sh', [
-        '-c',
-        join(dir, 'ca/ca.pem'),
-        '-k',
-        join(dir, 'ca/ca.key'),
-        '-o',
+      const r = await runCli([
+        'cert',
+        'sign',
+        '--ca',
+        join(dir, 'ca'),
+        '--out',
         join(d, 'certs'),
+        '--name',
         id,
-        id,
+        '--san',
         '127.0.0.1',
       ]);
-      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`\\(DNS:${id.replace('.', '\\.')},IP:127\\.0\\.0\\.1\\)`));
       copyFileSync(join(dir, 'ca/ca.pem'), join(d, 'certs', 'ca.pem'));
       const check = await runCli(['check-config', '--config', join(d, 'skip.yaml')], {
         env: { KEYSTORE_MASTER_KEY_FILE: join(d, 'master.key') },
