@@ -1,7 +1,6 @@
 // skip-server init: the files of a production KP, a coherent set once the printed next steps
 // (exchange public keys, certificates from the scripts) are done: check-config passes.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
