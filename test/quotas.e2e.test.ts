@@ -84,10 +84,12 @@ describe('quotas: held keys per remote system, requests per identity', () => {
       peers: [{ id: 'bob', port: pb }],
       extra: 'max_held_keys_per_identity: 3\nadmin_port: 0\n',
     });
+    // Bob holds at most 6 keys for alice: without a per-identity bound, identity 1 alone fills it.
     const bobFiles = writeKpFiles(dir, pki, {
       name: 'bob',
       mtlsPort: pb,
       peers: [{ id: 'alice', port: pa }],
+      extra: 'max_held_keys_per_remote: 6\n',
     });
     const second = { identity: 'router-alice-2', key: randomBytes(48).toString('hex') };
     appendFileSync(aliceFiles.pskFile, `${second.identity}:${second.key}\n`);
