@@ -30,6 +30,12 @@ export const MAX_HELD_KEYS_TOTAL = { min: 1, max: 1_000_000, default: 50_000 } a
 /** Per-identity token bucket (finding 10); the burst covers a hub rekeying 2,000 tunnels at once. */
 export const IDENTITY_RATE = { min: 1, max: 100_000, default: 100 } as const;
 export const IDENTITY_BURST = { min: 1, max: 1_000_000, default: 2_000 } as const;
+/** Connections from one source address still in their TLS handshake, at most: below every
+ * memory_profile's connection cap (64 at the smallest), above what one router or KP opens at once. */
+export const HANDSHAKES_PER_SOURCE = { min: 1, max: 100_000, default: 32 } as const;
+/** Keys one encryptor identity may have issued for one remote system within key_ttl_seconds:
+ * a fifth of max_held_keys_per_remote's default, and the burst of a hub bringing up 2,000 tunnels. */
+export const HELD_KEYS_PER_IDENTITY = { min: 1, max: 1_000_000, default: 2_000 } as const;
 /** Entropy sizes served by GET /entropy, draft §4.3 (default 256 bits); bits, multiples of 8. */
 export const ENTROPY_BITS = { min: 8, max: 4096, default: 256 } as const;
 
@@ -65,6 +71,16 @@ const TOP: Record<string, Field | 'remotes'> = {
   max_held_keys: { kind: 'count', default: MAX_HELD_KEYS_TOTAL.default, range: MAX_HELD_KEYS_TOTAL },
   identity_requests_per_second: { kind: 'count', default: IDENTITY_RATE.default, range: IDENTITY_RATE },
   identity_request_burst: { kind: 'count', default: IDENTITY_BURST.default, range: IDENTITY_BURST },
+  max_handshakes_per_source: {
+    kind: 'count',
+    default: HANDSHAKES_PER_SOURCE.default,
+    range: HANDSHAKES_PER_SOURCE,
+  },
+  max_held_keys_per_identity: {
+    kind: 'count',
+    default: HELD_KEYS_PER_IDENTITY.default,
+    range: HELD_KEYS_PER_IDENTITY,
+  },
   memory_profile: { kind: 'choice', default: 'auto', choices: PROFILE_NAMES },
   log_level: { kind: 'choice', default: 'info', choices: LEVELS },
   tls13_psk: { kind: 'bool', default: true },

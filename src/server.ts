@@ -11,6 +11,7 @@ import { Metrics } from './admin/metrics.js';
 import { RateLimiter } from './http/rate-limit.js';
 import { createRouter } from './http/router.js';
 import { admission, admissionGauges, type AdmissionState } from './http/admission.js';
+import { perSourceCap } from './http/per-source.js';
 import { PROFILES, resolveProfile } from './memory-profile.js';
 import { FileKeyStore } from './keystore/store.js';
 import { wipeMasterKey, type MasterKey } from './keystore/master-key.js';
@@ -24,6 +25,7 @@ import { selectBackend, type KemBackend } from './kem/mlkem.js';
 import { capabilities } from './skip/capabilities.js';
 import type { SkipDeps } from './skip/deps.js';
 import { entropy } from './skip/entropy.js';
+import { IdentityQuota } from './skip/identity-quota.js';
 import { getKey, newKey } from './skip/key.js';
 import { RemoteDirectory } from './skip/remote-ids.js';
 import { parseSystemId } from './skip/system-id.js';
@@ -96,7 +98,20 @@ export async function startServer(config: Config, opts: StartOptions): Promise<R
     ? undefined
     : new PeerClient({ localSystemId: config.localSystemID, material, kem, log, metrics });
   const agreement = opts.agreement ?? peerClient!;
-  const deps: SkipDeps = { config, remotes, store, agreement, rng: opts.rng ?? randomBytes, log, metrics };
+  const quota = new IdentityQuota({
+    max: config.max_held_keys_per_identity,
+    ttlMs: config.key_ttl_seconds * 1000,
+  });
+  const deps: SkipDeps = {
+    config,
+    remotes,
+    store,
+    agreement,
+    rng: opts.rng ?? randomBytes,
+    log,
+    metrics,
+    quota,
+  };
   const profile = resolveProfile(config.memory_profile);
   const limits: Limits = { ...LIMITS, ...PROFILES[profile.name], ...opts.limits };
   const admissions: AdmissionState[] = [];
@@ -133,6 +148,20 @@ export async function startServer(config: Config, opts: StartOptions): Promise<R
     metrics,
     admissions,
   });
+  // Installed last: it goes in front of every connection listener above.
+  for (const [server, listener] of [
+    [enc.server, 'encryptor'],
+    [peerServer, 'peer'],
+  ] as const) {
+    const state = admissions.find((s) => s.listener === listener);
+    perSourceCap(server, {
+      listener,
+      max: config.max_handshakes_per_source,
+      log,
+      metrics,
+      ...(state && { state }),
+    });
+  }
   admissionGauges(metrics, admissions);
   const admin =
     config.admin_port === undefined
@@ -184,6 +213,8 @@ export async function startServer(config: Config, opts: StartOptions): Promise<R
       maxHeldKeys: config.max_held_keys,
       identityRequestsPerSecond: config.identity_requests_per_second,
       identityRequestBurst: config.identity_request_burst,
+      maxHandshakesPerSource: config.max_handshakes_per_source,
+      maxHeldKeysPerIdentity: config.max_held_keys_per_identity,
     },
   });
   for (const problem of material.warnings) log.warn('certificate warning', { problem });

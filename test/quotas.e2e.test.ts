@@ -1,15 +1,19 @@
 // Security finding 10 (docs/security.md): what one router can make a KP pair hold is bounded.
 // Keys waiting at the peer for one remote system stop at max_held_keys_per_remote (503 with
 // Retry-After, to the peer and on to the router), and each encryptor identity has a token
-// bucket (503 with Retry-After past it). Both are served again once there is room.
+// bucket (503 with Retry-After past it). Both are served again once there is room. The issuing
+// KP also bounds what one identity may leave waiting at the peer for one remote system
+// (max_held_keys_per_identity), so one router cannot use up the pair's quota for the others.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { appendFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { startKp } from './helpers/bundle.js';
 import { pskAgent, nodeGet } from './helpers/http-client.js';
 import { writeKpFiles } from './helpers/kp-files.js';
 import { makePki } from './helpers/pki.js';
 import { startPair } from './helpers/pair.js';
-import { tempDir } from './helpers/tmp.js';
+import { freePort, tempDir } from './helpers/tmp.js';
 
 describe('quotas: held keys per remote system, requests per identity', () => {
   it('refuses keys past max_held_keys_per_remote with 503 + Retry-After, and takes them again after a collection', async (t) => {
@@ -68,5 +72,60 @@ describe('quotas: held keys per remote system, requests per identity', () => {
       metrics,
       new RegExp(`skip_rate_limited_total\\{identity="${files.encryptor.identity}"\\} ${limited.length}`),
     );
+  });
+
+  it('bounds the keys one identity leaves waiting per remote with 503 + Retry-After; another identity still gets keys', async (t) => {
+    const dir = tempDir(t);
+    const pki = makePki(dir);
+    const [pa, pb] = [await freePort(), await freePort()];
+    const aliceFiles = writeKpFiles(dir, pki, {
+      name: 'alice',
+      mtlsPort: pa,
+      peers: [{ id: 'bob', port: pb }],
+      extra: 'max_held_keys_per_identity: 3\nadmin_port: 0\n',
+    });
+    // Bob holds at most 6 keys for alice: without a per-identity bound, identity 1 alone fills it.
+    const bobFiles = writeKpFiles(dir, pki, {
+      name: 'bob',
+      mtlsPort: pb,
+      peers: [{ id: 'alice', port: pa }],
+      extra: 'max_held_keys_per_remote: 6\n',
+    });
+    const second = { identity: 'router-alice-2', key: randomBytes(48).toString('hex') };
+    appendFileSync(aliceFiles.pskFile, `${second.identity}:${second.key}\n`);
+    const bob = await startKp(bobFiles.config, { env: bobFiles.env });
+    t.after(() => bob.stop());
+    const alice = await startKp(aliceFiles.config, { env: aliceFiles.env });
+    t.after(() => alice.stop());
+    const one = pskAgent(aliceFiles.encryptor);
+    const two = pskAgent(second);
+    t.after(() => (one.destroy(), two.destroy()));
+
+    for (let i = 0; i < 3; i++)
+      assert.equal((await nodeGet(alice.port, '/key?remoteSystemID=bob', one)).status, 200);
+    const refused = await nodeGet(alice.port, '/key?remoteSystemID=bob', one);
+    assert.equal(refused.status, 503, refused.body);
+    // Counted until the peer has surely dropped an uncollected key: its TTL plus its sweep period.
+    const retry = Number(refused.headers['retry-after']);
+    assert.ok(retry > 3_600 && retry <= 3_660, `Retry-After ${retry}`);
+    assert.match(
+      (refused.json as { detail: string }).detail,
+      /identity "router-alice"\) has 3 keys for "bob" that may still be waiting to be collected \(max_held_keys_per_identity\); retry in \d+ s/,
+    );
+    assert.equal((await nodeGet(alice.port, '/key?remoteSystemID=bob', one)).status, 503);
+    // The other router's identity has its own bound: served.
+    for (let i = 0; i < 3; i++)
+      assert.equal((await nodeGet(alice.port, '/key?remoteSystemID=bob', two)).status, 200);
+
+    const warned = alice.logs.filter((l) => l.event === 'key refused: identity quota reached');
+    assert.deepEqual(
+      warned.map((l) => [l.identity, l.remote, l.max]),
+      [['router-alice', 'bob', 3]],
+      'one line when the identity reaches its bound, not one per request',
+    );
+    const admin = (alice.logs.find((l) => l.event === 'started')!.admin as { port: number }).port;
+    const metrics = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
+    assert.match(metrics, /skip_identity_quota_refused_total\{identity="router-alice"\} 2\n/);
+    assert.doesNotMatch(metrics, /skip_identity_quota_refused_total\{identity="router-alice-2"\}/);
   });
 });

@@ -89,9 +89,13 @@ export class Metrics {
     'skip_held_keys_refused_total',
     'Keys a peer offered that were refused (503): max_held_keys_per_remote reached, by remote system.',
   );
+  readonly identityQuotaRefused = new Counter(
+    'skip_identity_quota_refused_total',
+    'GET /key answered 503: the identity has max_held_keys_per_identity keys for that remote system that may still be waiting there, by identity.',
+  );
   readonly admissionRefused = new Counter(
     'skip_admission_refused_total',
-    'Connections closed at the connection cap and requests answered 503 at the in-flight cap.',
+    'Connections closed at the connection cap or the per-source cap, and requests answered 503 at the in-flight cap.',
   );
   readonly handshakesRefused = new Counter(
     'skip_tls_handshakes_refused_total',
@@ -126,6 +130,7 @@ export class Metrics {
       this.peerLatency,
       this.rateLimited,
       this.heldKeysRefused,
+      this.identityQuotaRefused,
       this.admissionRefused,
       this.handshakesRefused,
     ].map((m) => m.render());

@@ -45,6 +45,10 @@ export interface Config {
   /** Per encryptor identity: sustained requests per second, and the burst above it. */
   identity_requests_per_second: number;
   identity_request_burst: number;
+  /** Connections from one source address still in their TLS handshake, at most, per listener. */
+  max_handshakes_per_source: number;
+  /** Keys one encryptor identity may have issued for one remote system within key_ttl_seconds. */
+  max_held_keys_per_identity: number;
   /** Caps on connections and requests in flight (src/memory-profile.ts). */
   memory_profile: ProfileChoice;
   /** Least severe log lines written: debug, info (default), warn, error. */

@@ -26,6 +26,8 @@ export interface AdmissionState {
   readonly limits: AdmissionLimits;
   connections: number;
   inFlight: number;
+  /** The per-source cap (per-source.ts): its limit and the most one source holds now. */
+  perSource?: { readonly max: number; busiest(): number };
 }
 
 /**
@@ -66,22 +68,25 @@ export function admission(
 
 /** The gauges of every listener's caps, registered once. */
 export function admissionGauges(metrics: Metrics, states: readonly AdmissionState[]): void {
-  const each = (read: (s: AdmissionState) => [number, number]) => () =>
+  const each = (read: (s: AdmissionState) => [number, number, number | undefined]) => () =>
     states.flatMap((s) => {
-      const [connections, requests] = read(s);
+      const [connections, requests, perSource] = read(s);
       return [
         { labels: { listener: s.listener, cap: 'connections' }, value: connections },
         { labels: { listener: s.listener, cap: 'requests' }, value: requests },
+        ...(perSource === undefined
+          ? []
+          : [{ labels: { listener: s.listener, cap: 'per-source' }, value: perSource }]),
       ];
     });
   metrics.gauge(
     'skip_admission_in_use',
-    'Open connections and requests in flight, by listener.',
-    each((s) => [s.connections, s.inFlight]),
+    'Open connections, requests in flight, and the most unauthenticated connections of one source address, by listener.',
+    each((s) => [s.connections, s.inFlight, s.perSource?.busiest()]),
   );
   metrics.gauge(
     'skip_admission_limit',
-    'The admission caps, by listener (memory_profile).',
-    each((s) => [s.limits.maxConnections, s.limits.maxInFlight]),
+    'The admission caps, by listener (memory_profile, max_handshakes_per_source).',
+    each((s) => [s.limits.maxConnections, s.limits.maxInFlight, s.perSource?.max]),
   );
 }

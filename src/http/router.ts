@@ -11,6 +11,8 @@ export interface SkipRequest {
   readonly query: string;
   /** The `{keyId}` path segment of GET /key/{keyId}, raw. */
   readonly keyIdSegment?: string;
+  /** The PSK identity or certificate identity of the connection. */
+  readonly identity?: string;
 }
 
 export interface SkipHandlers {
@@ -87,7 +89,8 @@ export function createRouter(opts: RouterOptions): (req: IncomingMessage, res: S
     const hasBody =
       req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
     if (hasBody) return { status: 400, body: { detail: 'GET requests carry no body' }, close: true };
-    const wait = opts.admit?.(opts.identify(req)) ?? 0;
+    const identity = opts.identify(req);
+    const wait = opts.admit?.(identity) ?? 0;
     if (wait > 0) {
       throw new HttpError(503, `request rate limit reached for this client; retry in ${wait} s`, {
         'Retry-After': String(wait),
@@ -96,6 +99,7 @@ export function createRouter(opts: RouterOptions): (req: IncomingMessage, res: S
     return opts.handlers[m.route]({
       query,
       ...(m.keyIdSegment !== undefined && { keyIdSegment: m.keyIdSegment }),
+      ...(identity !== undefined && { identity }),
     });
   }
 }

@@ -6,6 +6,7 @@ import type { Logger } from '../log.js';
 import type { KeyAgreement } from '../peer/agreement.js';
 import type { RemoteDirectory } from './remote-ids.js';
 import type { Metrics } from '../admin/metrics.js';
+import type { IdentityQuota } from './identity-quota.js';
 
 export interface SkipDeps {
   config: Config;
@@ -16,4 +17,6 @@ export interface SkipDeps {
   rng: (bytes: number) => Buffer;
   log: Logger;
   metrics: Metrics;
+  /** max_held_keys_per_identity, counted at issue; none: no per-identity bound. */
+  quota?: IdentityQuota;
 }

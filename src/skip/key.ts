@@ -39,11 +39,31 @@ export async function newKey(deps: SkipDeps, req: SkipRequest): Promise<Reply> {
   if (bits < KEY_BITS.min || bits > KEY_BITS.max || bits % 8 !== 0)
     throw new HttpError(400, `"size" must be ${SIZE_RULE}`);
 
+  const identity = req.identity ?? '';
+  const quota = deps.quota?.reserve(identity, remote.id);
+  if (quota && !quota.ok) {
+    deps.metrics.identityQuotaRefused.inc({ identity });
+    if (quota.first) {
+      deps.log.warn('key refused: identity quota reached', {
+        identity: clip(identity, 128),
+        remote: remote.id,
+        max: deps.config.max_held_keys_per_identity,
+        retryAfterS: quota.retryAfterS,
+      });
+    }
+    throw new HttpError(
+      503,
+      `this client (identity "${clip(identity, 64)}") has ${quota.held} keys for "${remote.id}" that may still ` +
+        `be waiting to be collected (max_held_keys_per_identity); retry in ${quota.retryAfterS} s`,
+      { 'Retry-After': String(quota.retryAfterS) },
+    );
+  }
   const keyId = newKeyId(deps.rng);
   let key: Buffer;
   try {
     key = await deps.agreement.agree(remote, keyId, bits / 8);
   } catch (e) {
+    if (quota) quota.cancel();
     deps.log.warn('key agreement failed', { keyId, remote: remote.id, error: errorMessage(e) });
     const reason =
       e instanceof PeerRefusedError ? 'refused' : e instanceof PeerBusyError ? 'busy' : 'unreachable';
