@@ -172,6 +172,8 @@ export async function startServer(config: Config, opts: StartOptions): Promise<R
           remotes,
           listeners: { encryptor: enc.server, peer: peerServer },
           ...(peerClient && { probe: (r) => peerClient.probe(r) }),
+          limits,
+          admissions,
         });
 
   const servers = [peerServer, enc.server, ...(admin ? [admin] : [])];

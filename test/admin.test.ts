@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { HEALTH_MAX_AGE_MS } from '../src/admin/health.js';
 import { loadConfig } from '../src/config.js';
 import { masterKeyFromEnv } from '../src/keystore/master-key.js';
 import { memoryLogger } from '../src/log.js';
@@ -87,6 +88,8 @@ describe('admin listener', () => {
     );
     await bob!.close();
     bob = undefined;
+    // /healthz answers from a check at most HEALTH_MAX_AGE_MS old.
+    await new Promise((r) => setTimeout(r, HEALTH_MAX_AGE_MS));
     const down = await adminGet(alice.admin!.port, '/healthz');
     assert.equal(down.status, 503);
     assert.equal((JSON.parse(down.body) as { peers: Record<string, string> }).peers.bob, 'unreachable');

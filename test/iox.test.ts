@@ -58,6 +58,13 @@ describe('IOx package', () => {
     assert.match(docker, /^ENV MALLOC_ARENA_MAX=2$/m);
   });
 
+  it('turns core dumps off at activation (the descriptor cannot carry it)', () => {
+    assert.match(readFileSync('iox/README.md', 'utf8'), /run-opts \d+ "--ulimit core=0"/);
+    assert.match(readFileSync('iox/package.yaml', 'utf8'), /--ulimit core=0/);
+    // util-linux (prlimit) is Essential in Debian: the slim base has it, no install step needed.
+    assert.match(readFileSync('iox/Dockerfile', 'utf8'), /^FROM debian:bookworm-slim$/m);
+  });
+
   it('reads $CAF_APP_PERSISTENT_DIR/config/skip.yaml when no --config is given', async (t) => {
     const dir = tempDir(t);
     const pki = makePki(dir);

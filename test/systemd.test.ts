@@ -24,6 +24,20 @@ describe('systemd unit', () => {
     chmodSync(join(root, 'bin/kill'), 0o755);
     cpSync('/lib/systemd/system', join(root, 'usr/lib/systemd/system'), { recursive: true });
     copyFileSync(UNIT, join(root, 'etc/systemd/system/skip-server.service'));
+    // The unit's commented address allow-list, as an operator's drop-in, verifies too.
+    const example = readFileSync(UNIT, 'utf8')
+      .split('\n')
+      .filter((l) => /^# {3}(\[Service\]|IPAddress(Deny|Allow)=)/.test(l))
+      .map((l) => l.slice(4));
+    assert.deepEqual(
+      example.map((l) => l.split('=')[0]),
+      ['[Service]', 'IPAddressDeny', 'IPAddressAllow'],
+    );
+    mkdirSync(join(root, 'etc/systemd/system/skip-server.service.d'));
+    writeFileSync(
+      join(root, 'etc/systemd/system/skip-server.service.d/allow.conf'),
+      `${example.join('\n')}\n`,
+    );
     const r = spawnSync(
       'systemd-analyze',
       ['verify', `--root=${root}`, '/etc/systemd/system/skip-server.service'],
@@ -49,5 +63,12 @@ describe('systemd unit', () => {
     assert.match(text, /^LoadCredential=master-key:/m);
     assert.match(text, /^Environment=KEYSTORE_MASTER_KEY_FILE=%d\/master-key$/m);
     assert.match(text, /^CapabilityBoundingSet=CAP_NET_BIND_SERVICE$/m);
+  });
+
+  it('turns core dumps off, and leaves the site-specific address allow-list to a drop-in', () => {
+    const text = readFileSync(UNIT, 'utf8');
+    assert.match(text, /^LimitCORE=0$/m);
+    assert.doesNotMatch(text, /^IPAddress(Deny|Allow)=/m);
+    assert.match(text, /^# +IPAddressDeny=any$/m);
   });
 });

@@ -1,13 +1,20 @@
 // The admin listener's wiring: /healthz (listeners up, keystore writable, each peer's mutual TLS
-// completes) and
-// the gauges of /metrics that are read from the running parts.
+// completes) and the gauges of /metrics that are read from the running parts. A health check
+// costs a keystore sync and one handshake per peer, so /healthz answers from the last check while
+// it is at most HEALTH_MAX_AGE_MS old (calls during a check share it): the KP's cost is one check
+// per window however often it is asked, counted in skip_health_checks_total.
 
 import type { Server as HttpServer } from 'node:http';
 import { connect } from 'node:net';
 import type { KeyStore } from '../keystore/types.js';
 import type { RemoteDirectory, ResolvedRemote } from '../skip/remote-ids.js';
+import type { AdmissionState } from '../http/admission.js';
+import type { Limits } from '../tls/listeners.js';
 import type { Metrics } from './metrics.js';
 import { createAdminServer, type Health } from './server.js';
+
+/** How old a /healthz answer may be: a fresh check at most once per this. */
+export const HEALTH_MAX_AGE_MS = 2_000;
 
 export interface AdminParts {
   metrics: Metrics;
@@ -17,6 +24,10 @@ export interface AdminParts {
   /** A peer's status: 'reachable', or why not (the peer client's mutual-TLS probe). Without
    * it (tests with an injected agreement) a TCP connect is tried. */
   probe?: (remote: ResolvedRemote) => Promise<string>;
+  /** The time and size limits of the other listeners; the admin caps are its own. */
+  limits: Limits;
+  /** Where the admin listener's admission state goes, for /metrics. */
+  admissions?: AdmissionState[];
 }
 
 function reachable(host: string, port: number, timeoutMs = 1_000): Promise<boolean> {
@@ -57,7 +68,16 @@ export function createAdmin(parts: AdminParts): HttpServer {
     { value: process.memoryUsage.rss() },
   ]);
 
-  const health = async (): Promise<Health> => {
+  let checks = 0;
+  metrics.gauge(
+    'skip_health_checks_total',
+    `Health checks run (keystore sync, peer handshakes); /healthz reuses one for ${HEALTH_MAX_AGE_MS / 1000} s.`,
+    () => [{ value: checks }],
+    'counter',
+  );
+
+  const check = async (): Promise<Health> => {
+    checks++;
     const listeners = Object.fromEntries(
       Object.entries(parts.listeners).map(([k, s]) => [k, s.listening ? 'up' : 'down']),
     );
@@ -85,5 +105,11 @@ export function createAdmin(parts: AdminParts): HttpServer {
       Object.values(peers).every((v) => v === 'reachable');
     return { ok, listeners, keystore, peers };
   };
-  return createAdminServer(metrics, health);
+  let last: { at: number; result: Promise<Health> } | undefined;
+  const health = (): Promise<Health> => {
+    const now = performance.now();
+    if (!last || now - last.at >= HEALTH_MAX_AGE_MS) last = { at: now, result: check() };
+    return last.result;
+  };
+  return createAdminServer(metrics, health, parts.limits, parts.admissions);
 }

@@ -1,8 +1,12 @@
 // The admin listener (architecture.md): off unless admin_port is set, loopback by default, plain
 // HTTP, GET /healthz and GET /metrics only. It never serves keys, and the encryptor and peer
-// ports never serve it.
+// ports never serve it. It has the time and size limits of the other listeners and small caps of
+// its own (ADMIN_CAPS), counted in /metrics as listener "admin", so a flood of admin connections
+// costs little and never takes the encryptor port's connections or memory.
 
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { admission, type AdmissionState } from '../http/admission.js';
+import { applyLimits, limitOptions, type Limits } from '../tls/listeners.js';
 import type { Metrics } from './metrics.js';
 
 export interface Health {
@@ -10,8 +14,24 @@ export interface Health {
   [part: string]: unknown;
 }
 
-export function createAdminServer(metrics: Metrics, health: () => Promise<Health>): Server {
-  return createServer((req, res) => {
+/** A scraper and a health checker or two: a few connections, fewer requests at once. */
+export const ADMIN_CAPS = { maxConnections: 16, maxInFlight: 4 } as const;
+
+export function createAdminServer(
+  metrics: Metrics,
+  health: () => Promise<Health>,
+  limits: Limits,
+  admissions?: AdmissionState[],
+): Server {
+  // A connection that sends nothing has no request for Node's request timeouts to end: the idle
+  // timeout does, as soon as a request would have timed out.
+  const capped: Limits = {
+    ...limits,
+    ...ADMIN_CAPS,
+    idleTimeoutMs: Math.min(limits.idleTimeoutMs, limits.headersTimeoutMs),
+  };
+  const server = applyLimits(createServer(limitOptions(capped)), capped);
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '').split('?')[0];
     const send = (status: number, type: string, body: string): void => {
       res.writeHead(status, {
@@ -34,5 +54,7 @@ export function createAdminServer(metrics: Metrics, health: () => Promise<Health
       (h) => json(h.ok ? 200 : 503, h),
       () => json(503, { ok: false, detail: 'health check failed' }),
     );
-  });
+  };
+  server.on('request', admission(server, 'admin', capped, handler, metrics, admissions));
+  return server;
 }

@@ -2,6 +2,7 @@
 
 import { createLogger, LEVELS, type Level, type Logger } from '../log.js';
 import type { Config } from '../config.js';
+import { CORE_FIX, suppressCoreDumps, type CoreDumpState } from '../core-dumps.js';
 import { masterKeyFromEnv } from '../keystore/master-key.js';
 import { exposedSecretFiles } from '../secret-files.js';
 import { startServer } from '../server.js';
@@ -33,9 +34,12 @@ the peers' public keys; SIGTERM and SIGINT stop it. "skip-server --config FILE" 
     const level = str(values['log-level']);
     if (level !== undefined && !(LEVELS as readonly string[]).includes(level))
       throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}, not "${level}"`);
+    // Before any secret is read: a core dump must never hold one.
+    const cores = suppressCoreDumps();
     const kem = kemFromEnv();
     const config = configWithOverrides(values, 'serve');
     const log = createLogger({ level: (level as Level | undefined) ?? config.log_level });
+    reportCoreDumps(cores, log);
     warnAboutSecrets(config, log);
     const masterKey = masterKeyFromEnv();
     const server = await startServer(config, { log, kem, masterKey });
@@ -71,4 +75,17 @@ function warnAboutSecrets(config: Config, log: Logger): void {
   }
   for (const f of exposedSecretFiles(config, process.env.KEYSTORE_MASTER_KEY_FILE))
     log.warn('secret file readable by others', { ...f, fix: f.fix });
+}
+
+/** Says whether core dumps were turned off at start, and warns when they are still on. */
+function reportCoreDumps(s: CoreDumpState, log: Logger): void {
+  if (!s.before || !s.after || s.before.soft === 0) return;
+  const limit = (n: number): string | number => (n === Infinity ? 'unlimited' : n);
+  if (s.after.soft === 0) log.info('core dumps disabled', { was: limit(s.before.soft) });
+  else
+    log.warn('core dumps enabled', {
+      limit: limit(s.after.soft),
+      note: 'a crash would write PSKs and keys to disk',
+      fix: CORE_FIX,
+    });
 }

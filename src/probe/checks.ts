@@ -3,7 +3,14 @@
 // and the conformance run (status codes and bodies of §4's tables, and the TLS profile of
 // Table 1). Only keys the probe asked for itself are ever taken.
 
-import { httpRequest, TlsFailure, type HttpAnswer, type Target, type TlsVersion } from './transport.js';
+import {
+  AnswerTooLarge,
+  httpRequest,
+  TlsFailure,
+  type HttpAnswer,
+  type Target,
+  type TlsVersion,
+} from './transport.js';
 
 export interface Check {
   name: string;
@@ -85,9 +92,11 @@ async function ask(
     const msg = e instanceof Error ? e.message : String(e);
     const hint = /ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|timed out/.test(msg)
       ? `nothing answers at ${t.host}:${t.port}: check the address and port, that ${who} runs, and the firewall`
-      : e instanceof TlsFailure
-        ? tlsHint(who, v)
-        : `${who} did not answer over HTTP`;
+      : e instanceof AnswerTooLarge
+        ? `${who} sent an answer that does not end or is far larger than any SKIP answer: it is not a SKIP KP, or a hostile one`
+        : e instanceof TlsFailure
+          ? tlsHint(who, v)
+          : `${who} did not answer over HTTP`;
     run.fail(name, `${method} ${path}: ${msg}`, hint);
     return undefined;
   }

@@ -27,6 +27,22 @@ export interface HttpAnswer {
 /** A TLS handshake that failed: no HTTP answer at all. */
 export class TlsFailure extends Error {}
 
+/** The most a KP's answer may hold, head and body: a SKIP answer is well under 1 KiB. */
+export const MAX_ANSWER_BYTES = 64 * 1024;
+
+/** An answer longer than MAX_ANSWER_BYTES: the probe stopped reading it. */
+export class AnswerTooLarge extends Error {
+  constructor() {
+    super(`answer exceeds ${MAX_ANSWER_BYTES / 1024} KiB (the probe's cap); stopped reading`);
+  }
+}
+
+/** `responseComplete`, failing once `raw` is past the cap (the answer would never end). */
+function completeWithin(raw: string): boolean {
+  if (raw.length > MAX_ANSWER_BYTES) throw new AnswerTooLarge();
+  return responseComplete(raw);
+}
+
 /** TLS 1.2 PSK suites a router may use (IOS XE's, then the draft's Table 1). */
 export const TLS12_SUITES =
   'DHE-PSK-AES256-GCM-SHA384:PSK-AES256-GCM-SHA384:DHE-PSK-AES256-CBC-SHA384:DHE-PSK-AES256-CBC-SHA';
@@ -103,9 +119,10 @@ export async function httpRequest(
         psk: t.psk,
         request,
         timeoutMs: opts.timeoutMs ?? 10_000,
-        complete: responseComplete,
+        complete: completeWithin,
       });
     } catch (e) {
+      if (e instanceof AnswerTooLarge) throw e;
       throw new TlsFailure(e instanceof Error ? e.message : String(e));
     }
     return {
@@ -139,9 +156,19 @@ export async function httpRequest(
       tls = { version: socket.getProtocol() ?? '?', cipher: c.standardName ?? c.name };
       socket.write(request);
     });
+    let tooLarge = false;
     socket.on('data', (d: Buffer) => {
       raw += d.toString('latin1');
-      if (responseComplete(raw)) {
+      let complete: boolean;
+      try {
+        complete = completeWithin(raw);
+      } catch (e) {
+        tooLarge = true;
+        clearTimeout(timer);
+        socket.destroy();
+        return reject(e instanceof Error ? e : new Error(String(e)));
+      }
+      if (complete) {
         socket.end();
         finish();
       }
@@ -154,6 +181,7 @@ export async function httpRequest(
     });
     const finish = (): void => {
       clearTimeout(timer);
+      if (tooLarge) return;
       try {
         resolve({ ...parseResponse(raw), tls, ms: Math.round(performance.now() - started) });
       } catch (e) {

@@ -6,7 +6,7 @@
 // is node:tls's, limited to TLS_AES_256_GCM_SHA384.
 
 import { constants as cryptoConstants, randomBytes } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import { createServer, type Server, type ServerOptions } from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
@@ -222,8 +222,8 @@ export function limitOptions(limits: Limits): ServerOptions {
   };
 }
 
-/** The limits that are set on the server object rather than passed as options. */
-export function applyLimits(server: Server, limits: Limits): Server {
+/** The limits that are set on the server object rather than passed as options (http or https). */
+export function applyLimits<S extends HttpServer>(server: S, limits: Limits): S {
   server.maxConnections = limits.maxConnections;
   server.setTimeout(limits.idleTimeoutMs);
   return server;

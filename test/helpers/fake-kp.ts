@@ -5,14 +5,26 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { installFrontDoor } from '../../src/tls13/front-door.js';
 
 export type Violation =
-  'none' | 'second-fetch-200' | '422-for-bad-size' | 'no-allow' | 'aes128' | 'mismatched-keys';
+  | 'none'
+  | 'second-fetch-200'
+  | '422-for-bad-size'
+  | 'no-allow'
+  | 'aes128'
+  | 'mismatched-keys'
+  /** Terminal control sequences and forged lines in status texts, headers and bodies. */
+  | 'hostile-text'
+  /** /capabilities answers with a body that never ends. */
+  | 'endless';
 
 export interface FakePair {
   portA: number;
   portB: number;
+  /** Bytes of endless bodies written so far ('endless'). */
+  endlessBytes(): number;
   close(): Promise<void>;
 }
 
@@ -21,6 +33,7 @@ export async function startFakePair(
   violation: Violation,
 ): Promise<FakePair> {
   const keys = new Map<string, string>();
+  let endlessBytes = 0;
   const table = new Map([
     [routers.a.identity, Buffer.from(routers.a.key, 'hex')],
     [routers.b.identity, Buffer.from(routers.b.key, 'hex')],
@@ -37,6 +50,8 @@ export async function startFakePair(
   };
   const handler = (me: 'A' | 'B') => (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'https://kp');
+    if (violation === 'hostile-text') return hostile(me, url, req.method ?? 'GET', req.socket);
+    if (violation === 'endless' && url.pathname === '/capabilities') return endless(req.socket);
     const [local, remote] = me === 'A' ? ['A', 'B'] : ['B', 'A'];
     const known =
       ['/capabilities', '/entropy', '/key'].includes(url.pathname) || url.pathname.startsWith('/key/');
@@ -83,6 +98,19 @@ export async function startFakePair(
       key: violation === 'mismatched-keys' ? randomBytes(32).toString('hex') : key,
     });
   };
+  const endless = (socket: Duplex): void => {
+    // Chunked, so no length ever says the answer is whole; written as fast as the client reads.
+    const chunk = Buffer.from(`4000\r\n${'x'.repeat(0x4000)}\r\n`);
+    socket.write('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n');
+    const pump = (): void => {
+      while (!socket.destroyed && socket.writable) {
+        endlessBytes += chunk.length;
+        if (!socket.write(chunk)) return void socket.once('drain', pump);
+      }
+    };
+    socket.on('error', () => undefined);
+    pump();
+  };
   const servers: Server[] = [];
   const listen = async (me: 'A' | 'B'): Promise<number> => {
     const server = createServer(
@@ -109,9 +137,57 @@ export async function startFakePair(
   return {
     portA,
     portB,
+    endlessBytes: () => endlessBytes,
     close: () =>
       Promise.all(
         servers.map((s) => new Promise<void>((r) => (s.closeAllConnections(), s.close(() => r())))),
       ).then(() => undefined),
   };
+}
+
+/** What a forged report line looks like: the probe must never print it at a line start. */
+export const FORGED = 'all 10 checks passed in 1 ms';
+/** ESC, CSI, OSC (title), a screen clear, C1 CSI (U+009B), CR and LF before a forged line. */
+const EVIL = `\u001b[2J\u001b]0;owned\u0007\u009b31m\r\n${FORGED}\n\u001b[1A`;
+const LATIN1_EVIL = Buffer.from(EVIL, 'utf8').toString('latin1').replace(/\r\n/g, '\r');
+
+/** One raw HTTP answer with control sequences where a probe prints server text. */
+function hostile(me: 'A' | 'B', url: URL, method: string, socket: Duplex): void {
+  const answer = (status: string, headers: string[], body: string): void =>
+    void socket.end(
+      Buffer.concat([
+        Buffer.from(`HTTP/1.1 ${status}\r\n${headers.join('\r\n')}\r\n`, 'latin1'),
+        Buffer.from(`Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n`),
+        Buffer.from(body),
+      ]),
+    );
+  const json = ['Content-Type: application/json'];
+  // The peer's name carries the sequences, as JSON escapes (so the JSON still parses).
+  const evilA = `A${EVIL}`;
+  const [local, remote] = me === 'A' ? [evilA, 'B'] : ['B', evilA];
+  if (url.pathname === '/capabilities' && method === 'GET')
+    return answer(
+      `200 OK${LATIN1_EVIL}`,
+      [...json, `X-Note: ${LATIN1_EVIL}`],
+      JSON.stringify({
+        entropy: true,
+        key: true,
+        algorithm: 'PRF',
+        localSystemID: local,
+        remoteSystemID: [remote, `C${EVIL}`],
+      }),
+    );
+  if (url.pathname === '/capabilities')
+    return answer('405 Method Not Allowed', [...json, `Allow: ${LATIN1_EVIL}`], '{"detail":"GET"}');
+  if (url.pathname === '/key')
+    return answer(
+      '200 OK',
+      [...json, `Cache-Control: ${LATIN1_EVIL}`],
+      JSON.stringify({ keyId: randomBytes(16).toString('hex'), key: randomBytes(32).toString('hex') }),
+    );
+  if (url.pathname.startsWith('/key/'))
+    // Raw (not JSON-escaped) control bytes in a body the probe quotes.
+    return answer(`400 ${LATIN1_EVIL}`, json, `{"detail":"${EVIL}"}`);
+  // Not even a status line: the probe quotes what it got instead.
+  return void socket.end(Buffer.from(`${EVIL}HTTP/1.1 200 OK\r\n\r\n`));
 }
