@@ -62,6 +62,15 @@ describe('skip-server probe', () => {
     );
     assert.equal(full.code, 0);
     assert.ok(report.checks.length > 30, `${report.checks.length} checks`);
+    // The weaker suites it tried were refused, and the KP marked each refusal as the probe's, so
+    // an alert on refused handshakes can leave them out.
+    const refused = pair.alice.logs.filter((l) => l.event === 'tls handshake refused');
+    assert.ok(refused.length >= 5, `${refused.length} refusals logged`);
+    assert.deepEqual(
+      refused.filter((l) => l.probe !== 'conformance'),
+      [],
+      'refusals not marked as the probe',
+    );
   });
 
   const broken: [Violation, RegExp][] = [

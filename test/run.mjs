@@ -36,6 +36,7 @@ const RUNTIME_SUITES = [
   'peer.e2e.test.js',
   'cli.e2e.test.js',
   'tls13.e2e.test.js',
+  'tls13-rules.e2e.test.js',
   'tls13-kat.test.js',
   'probe.e2e.test.js',
 ];

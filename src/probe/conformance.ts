@@ -2,6 +2,7 @@
 // observe at KP A, and its TLS profile against Table 1. Never destructive: the only keys taken
 // are none (every /key request here is one the KP must refuse, or a new key the probe asked for).
 
+import { PROBE_SERVER_NAME } from '../tls/refusals.js';
 import { randomBytes } from 'node:crypto';
 import { tls13Request } from '../tls13/client.js';
 import type { Check, ProbeOptions } from './checks.js';
@@ -138,12 +139,14 @@ export async function conformance(o: ProbeOptions, v: TlsVersion, remote: string
 /** Which TLS versions and suites the KP accepts with this PSK: Table 1's, and any weaker one. */
 export async function tlsProfile(o: ProbeOptions): Promise<Check[]> {
   type V = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
-  const accepts = async (ciphers: string, versions: [V, V]): Promise<boolean> => {
+  const accepts = async (ciphers: string, versions: [V, V], weaker = false): Promise<boolean> => {
     try {
       const a = await httpRequest(o.kp, '1.2', 'GET', '/capabilities', {
         tls12Ciphers: ciphers,
         tls12Versions: versions,
         timeoutMs: 5000,
+        // The KP marks the refusals it logs for these, so alerts can leave them out.
+        ...(weaker && { servername: PROBE_SERVER_NAME }),
       });
       return a.status > 0;
     } catch {
@@ -192,7 +195,7 @@ export async function tlsProfile(o: ProbeOptions): Promise<Check[]> {
     // Node's TLS 1.3 PSK is SHA-256 bound: what a KP on node:tls or OpenSSL's -psk would take.
     ['TLS_AES_128_GCM_SHA256', ['TLSv1.3', 'TLSv1.3']],
   ] as const) {
-    const ok = await accepts(suite, [...versions]);
+    const ok = await accepts(suite, [...versions], true);
     const label =
       versions[0] === 'TLSv1.3'
         ? `TLS 1.3 ${suite}`

@@ -105,6 +105,8 @@ export async function httpRequest(
     tls12Ciphers?: string;
     tls12Versions?: [ConnectionOptions['minVersion'], ConnectionOptions['maxVersion']];
     timeoutMs?: number;
+    /** SNI to send (node:tls connections only). */
+    servername?: string;
   } = {},
 ): Promise<HttpAnswer> {
   const started = performance.now();
@@ -148,6 +150,7 @@ export async function httpRequest(
       ciphers: `${opts.tls12Ciphers ?? TLS12_SUITES}:@SECLEVEL=0`,
       pskCallback: () => ({ identity: t.identity, psk: t.psk }),
       checkServerIdentity: () => undefined,
+      ...(opts.servername !== undefined && { servername: opts.servername }),
     });
     const timer = setTimeout(() => socket.destroy(new Error('timed out')), opts.timeoutMs ?? 10_000);
     socket.on('secureConnect', () => {

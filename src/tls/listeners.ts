@@ -100,6 +100,8 @@ export function createEncryptorServer(
   /** The PSK identity a TLS 1.2 client sent, known or not, for the refusal's log line. */
   const offeredIdentity = new WeakMap<object, string>();
   const unknownIdentity = new WeakSet<object>();
+  /** The SNI of connections the front door handed to node:tls, by raw socket. */
+  const serverNames = new WeakMap<object, string>();
   const report = refusalReporter({
     listener: 'encryptor',
     event: 'tls handshake refused',
@@ -155,6 +157,13 @@ export function createEncryptorServer(
       rejectUnauthorized: true,
     };
   }
+  /** node:tls's SNI, or the front door's when OpenSSL refused before reading it (TLS 1.0). The raw
+   * socket under a server TLSSocket is its `_parent`, which node:tls sets and does not document. */
+  const serverNameOf = (socket: TLSSocket): string | undefined => {
+    if (typeof socket.servername === 'string') return socket.servername;
+    const parent = (socket as unknown as { _parent?: object })._parent;
+    return parent ? serverNames.get(parent) : undefined;
+  };
   const server = applyLimits(createServer(options), limits);
   closeFailedHandshakes(server, (err, socket) => {
     const identity = offeredIdentity.get(socket);
@@ -162,6 +171,7 @@ export function createEncryptorServer(
       peer: socket.remoteAddress,
       ...(unknownIdentity.has(socket) ? { reason: 'unknown PSK identity' } : handshakeReason(err)),
       ...(identity !== undefined && { identity }),
+      ...(serverNameOf(socket) !== undefined && { serverName: serverNameOf(socket) }),
     });
   });
   server.on('clientError', (err: Error, socket: Duplex) => refuseBadRequest(err, socket, limits));
@@ -171,6 +181,7 @@ export function createEncryptorServer(
       installFrontDoor(server, {
         psk: tls.psk,
         handshakeTimeoutMs: limits.handshakeTimeoutMs,
+        toNode: (raw, name) => name !== undefined && serverNames.set(raw, name),
         secure: (plain, negotiated) => {
           identities.set(plain, negotiated.identity);
           server.emit('secureConnection', plain);
@@ -182,6 +193,7 @@ export function createEncryptorServer(
             ...(x.tls && { tls: x.tls }),
             alert: x.alert,
             ...(x.identity !== undefined && { identity: x.identity }),
+            ...(x.serverName !== undefined && { serverName: x.serverName }),
           };
           if (x.afterHandshake) log.debug('tls connection closed on error', fields);
           else report(fields);

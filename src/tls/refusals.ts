@@ -18,6 +18,10 @@ const CLASSES: [RegExp, string][] = [
   [/certificate|cafile/, 'certificate'],
 ];
 
+/** The server name (SNI) `skip-server probe --conformance` sends in the handshakes it expects to
+ * be refused (weaker suites and versions): their refusals are marked, so alerts can leave them out. */
+export const PROBE_SERVER_NAME = 'conformance.probe.skip-server.invalid';
+
 export const refusalClass = (reason: string): string =>
   CLASSES.find(([re]) => re.test(reason))?.[1] ?? 'malformed';
 
@@ -37,7 +41,9 @@ export interface RefusalOptions {
   now?: () => number;
 }
 
-export type RefusalReport = (fields: Fields & { reason: string; identity?: string }) => void;
+export type RefusalReport = (
+  fields: Fields & { reason: string; identity?: string; serverName?: string },
+) => void;
 
 export function refusalReporter(o: RefusalOptions): RefusalReport {
   const perSecond = o.perSecond ?? 10;
@@ -63,7 +69,8 @@ export function refusalReporter(o: RefusalOptions): RefusalReport {
     });
   };
   return (fields) => {
-    const cls = refusalClass(fields.reason);
+    const probe = fields.serverName === PROBE_SERVER_NAME;
+    const cls = probe ? 'probe_conformance' : refusalClass(fields.reason);
     const known = fields.identity !== undefined && (o.known?.(fields.identity) ?? false);
     o.metrics?.handshakesRefused.inc({
       listener: o.listener,
@@ -75,8 +82,16 @@ export function refusalReporter(o: RefusalOptions): RefusalReport {
     last = t;
     if (tokens >= 1) {
       tokens -= 1;
-      const { identity, ...rest } = fields;
-      o.log.warn(o.event, { ...rest, ...(identity !== undefined && { identity: clip(identity, 128) }) });
+      const { identity, serverName, ...rest } = fields;
+      o.log.warn(o.event, {
+        ...rest,
+        ...(identity !== undefined && { identity: clip(identity, 128) }),
+        ...(serverName !== undefined && { serverName: clip(serverName, 64) }),
+        ...(probe && {
+          probe: 'conformance',
+          note: 'skip-server probe --conformance checked a weaker suite',
+        }),
+      });
       return;
     }
     suppressed.set(cls, (suppressed.get(cls) ?? 0) + 1);

@@ -31,6 +31,8 @@ export interface ClientHello {
   alpn?: string[];
   earlyData: boolean;
   cookie?: Buffer;
+  /** server_name's host_name (RFC 6066 §3), when it is clean ASCII. */
+  serverName?: string;
 }
 
 const decode = (what: string, fn: () => void): void => {
@@ -165,6 +167,16 @@ function readExtension(ch: ClientHello, type: number, data: Buffer, dataOffset: 
     case EXT.cookie:
       ch.cookie = r.vec(2, 1, 0xffff);
       break;
+    case EXT.serverName: {
+      const names = new Reader(r.vec(2, 1, 0xffff), 'server_name');
+      while (names.left > 0) {
+        const type = names.u8();
+        const name = names.vec(2, 1, 0xffff).toString('latin1');
+        if (type === 0 && ch.serverName === undefined && /^[\x21-\x7e]{1,253}$/.test(name))
+          ch.serverName = name;
+      }
+      break;
+    }
     default:
       return; // other extensions are read past, not interpreted
   }

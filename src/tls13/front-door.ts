@@ -24,10 +24,12 @@ export interface FrontDoorOptions {
   handshakeTimeoutMs: number;
   groups?: readonly number[];
   secure(socket: Tls13Socket, negotiated: Negotiated): void;
+  /** A connection goes to node:tls; `serverName` is its ClientHello's SNI, when it had one. */
+  toNode?(raw: Socket, serverName: string | undefined): void;
   refused(
     raw: Socket,
     reason: string,
-    extra: { alert: number; identity?: string; afterHandshake: boolean; tls?: '1.3' },
+    extra: { alert: number; identity?: string; afterHandshake: boolean; tls?: '1.3'; serverName?: string },
   ): void;
 }
 
@@ -79,11 +81,13 @@ export function installFrontDoor(server: Server, o: FrontDoorOptions): void {
     socket.once('close', () => clearTimeout(timer));
     // A reset before anyone else listens must not become an uncaught 'error'.
     socket.on('error', () => socket.destroy());
+    let serverName: string | undefined;
     const toNode = (): void => {
       socket.removeListener('data', onData);
       socket.pause();
       socket.unshift(Buffer.concat(seen));
       clearTimeout(timer);
+      o.toNode?.(socket, serverName);
       tlsListener.call(server, socket);
     };
     const refuse = (alert: number, reason: string, tls13 = false): void => {
@@ -92,7 +96,12 @@ export function installFrontDoor(server: Server, o: FrontDoorOptions): void {
       seen.length = 0;
       socket.end(plainRecord(CONTENT.alert, Buffer.from([2, alert])));
       socket.destroySoon();
-      o.refused(socket, reason, { alert, afterHandshake: false, ...(tls13 && { tls: '1.3' as const }) });
+      o.refused(socket, reason, {
+        alert,
+        afterHandshake: false,
+        ...(tls13 && { tls: '1.3' as const }),
+        ...(serverName !== undefined && { serverName }),
+      });
     };
     let held = 0;
     const onData = (d: Buffer): void => {
@@ -141,6 +150,7 @@ export function installFrontDoor(server: Server, o: FrontDoorOptions): void {
       decide(ch);
     };
     const decide = (ch: ClientHello): void => {
+      serverName = ch.serverName;
       const r = route(ch);
       if (r.to === 'node') return toNode();
       if (r.to === 'refuse') return refuse(ALERT.handshakeFailure, r.reason, true);
@@ -160,6 +170,7 @@ export function installFrontDoor(server: Server, o: FrontDoorOptions): void {
               ...(identity !== undefined && { identity }),
               afterHandshake,
               tls: '1.3',
+              ...(serverName !== undefined && { serverName }),
             }),
         },
       );
