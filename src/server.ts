@@ -163,6 +163,17 @@ export async function startServer(config: Config, opts: StartOptions): Promise<R
     });
   }
   admissionGauges(metrics, admissions);
+  metrics.gauge('skip_held_keys', "Keys waiting here for a remote system's router, by remote.", () =>
+    [...(store.heldPerRemote?.() ?? new Map<string, number>())].map(([remote, value]) => ({
+      labels: { remote },
+      value,
+    })),
+  );
+  metrics.gauge(
+    'skip_held_keys_limit',
+    'max_held_keys_per_remote: keys that may wait for one remote system.',
+    () => [{ value: config.max_held_keys_per_remote }],
+  );
   const admin =
     config.admin_port === undefined
       ? undefined

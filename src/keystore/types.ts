@@ -28,6 +28,8 @@ export interface KeyStore {
   check(): Promise<void>;
   /** Keys wiped unclaimed since start, and slots in use and free, for metrics. */
   counts(): { expired: number; used: number; free: number };
+  /** Keys waiting for each remote system's router, for metrics. */
+  heldPerRemote?(): ReadonlyMap<SystemId, number>;
   close(): Promise<void>;
 }
 
