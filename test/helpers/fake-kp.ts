@@ -8,7 +8,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { installFrontDoor } from '../../src/tls13/front-door.js';
 
 export type Violation =
-  'none' | 'second-fetch-200' | '422-for-bad-size' | 'no-allow' | 'aes128' | 'mismatched-keys';
+  | 'none'
+  | 'second-fetch-200'
+  | '422-for-bad-size'
+  | 'no-allow'
+  | 'aes128'
+  | 'mismatched-keys'
+  /** TLS 1.2 only, as the Python reference KP. */
+  | 'no-tls13';
 
 export interface FakePair {
   portA: number;
@@ -94,12 +101,13 @@ export async function startFakePair(
       },
       handler(me),
     );
-    installFrontDoor(server, {
-      psk: { lookup: (id) => table.get(id) },
-      handshakeTimeoutMs: 5000,
-      secure: (plain) => server.emit('secureConnection', plain),
-      refused: () => undefined,
-    });
+    if (violation !== 'no-tls13')
+      installFrontDoor(server, {
+        psk: { lookup: (id) => table.get(id) },
+        handshakeTimeoutMs: 5000,
+        secure: (plain) => server.emit('secureConnection', plain),
+        refused: () => undefined,
+      });
     servers.push(server);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     return (server.address() as { port: number }).port;
