@@ -4,8 +4,10 @@
 // at start and by check-config, by name and mode, never refused: an operator may have a reason,
 // but must not be surprised (docs/security.md).
 //
-// The systemd layout's group `skip-server` has no login members (the service runs as a dynamic
-// user in it), so group access there is not reported; a group such as `adm` or `users` is.
+// Group access counts only through other login users: the user skip-server runs as, and accounts
+// whose shell is nologin or false (service accounts), are not reported. So the systemd layout's
+// group `skip-server`, or a service group whose one member is the service's nologin user, is
+// quiet; a group such as `adm` or `users` is reported with its login users by name.
 
 import { readFileSync, statSync } from 'node:fs';
 import type { Config } from './config.js';
@@ -14,7 +16,7 @@ export interface ExposedFile {
   file: string;
   what: string;
   mode: string;
-  /** Who else can reach it: "others", or "group G (users a, b)". */
+  /** Who else can reach it: "others", or "group G (login users a, b)". */
   by: string;
   fix: string;
 }
@@ -24,6 +26,8 @@ export function exposedSecretFiles(
   config: Config,
   masterKeyFile?: string,
   accounts = { passwd: '/etc/passwd', group: '/etc/group' },
+  /** The user skip-server runs as; it reads these files by design. */
+  self: number | undefined = process.getuid?.(),
 ): ExposedFile[] {
   const files: [string | undefined, string][] = [
     [config.psk_file, 'psk_file'],
@@ -50,13 +54,14 @@ export function exposedSecretFiles(
     if (!(st.mode & 0o060)) continue;
     users ??= readAccounts(accounts);
     const group = groupOf(st.gid, users);
-    const members = group.members.filter((u) => u !== group.owners.get(st.uid));
+    const skip = new Set([st.uid, ...(self === undefined ? [] : [self])].map((uid) => group.owners.get(uid)));
+    const members = group.members.filter((u) => !skip.has(u) && !group.noLogin.has(u));
     if (members.length > 0) {
       out.push({
         file,
         what,
         mode,
-        by: `group ${group.name} (users ${members.join(', ')})`,
+        by: `group ${group.name} (login users ${members.join(', ')})`,
         fix: `chmod g-rwx ${file}, or chgrp it to the service's own group`,
       });
     }
@@ -83,16 +88,20 @@ function readAccounts(files: { passwd: string; group: string }): Accounts {
   return { users: read(files.passwd), groups: read(files.group) };
 }
 
-/** A group's name and the login users in it (listed members, and users whose primary group it is). */
+/** A shell that refuses logins: the account is a service's, not a person's. */
+const NO_LOGIN = /\/(nologin|false)$/;
+
+/** A group's name, its users (listed members, and users whose primary group it is), who is who. */
 function groupOf(
   gid: number,
   { users, groups }: Accounts,
-): { name: string; members: string[]; owners: Map<number, string> } {
+): { name: string; members: string[]; owners: Map<number, string>; noLogin: Set<string> } {
   const owners = new Map(users.map((u) => [Number(u[2]), u[0]!]));
+  const noLogin = new Set(users.filter((u) => NO_LOGIN.test(u[6] ?? '')).map((u) => u[0]!));
   const entry = groups.find((g) => Number(g[2]) === gid);
   const listed = entry?.[3] ? entry[3].split(',').filter(Boolean) : [];
   const primary = users.filter((u) => Number(u[3]) === gid).map((u) => u[0]!);
-  return { name: entry?.[0] ?? String(gid), members: [...new Set([...primary, ...listed])], owners };
+  return { name: entry?.[0] ?? String(gid), members: [...new Set([...primary, ...listed])], owners, noLogin };
 }
 
 /** How a report line says it. */

@@ -63,6 +63,9 @@ describe('skip-server init', () => {
     assert.match(rb.stdout, /psk id router-1 key hex [0-9a-f]{96}\n/);
     for (const f of ['psk.txt', 'kem_priv.pem', 'master.key'])
       assert.equal(statSync(join(a, f)).mode & 0o777, 0o600, f);
+    // OpenSSL 3.5 genpkey's default form, seed and expanded key (4,479 bytes of PEM), which the
+    // reference KP reads; the seed-only form is 172 bytes.
+    assert.equal(statSync(join(a, 'kem_priv.pem')).size, 4479);
     const cfg = loadConfig(join(a, 'skip.yaml'));
     assert.deepEqual(
       cfg.remoteSystems.map((r) => [r.id, r.ip]),

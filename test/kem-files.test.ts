@@ -10,7 +10,14 @@ import { describe, it } from 'node:test';
 import { ConfigError } from '../src/errors.js';
 import { loadPrivateKey, readPublicKeyFile } from '../src/kem/keys.js';
 import { native, noble } from '../src/kem/mlkem.js';
-import { encodePrivatePem, encodePublicPem, spkiDer, type PrivateForm } from '../src/kem/pem.js';
+import { TAG, readAll, readOne } from '../src/kem/der.js';
+import {
+  decodePrivatePem,
+  encodePrivatePem,
+  encodePublicPem,
+  spkiDer,
+  type PrivateForm,
+} from '../src/kem/pem.js';
 import { spawnSync } from 'node:child_process';
 import { BUNDLE, runCli } from './helpers/bundle.js';
 import { tempDir } from './helpers/tmp.js';
@@ -18,6 +25,36 @@ import { tempDir } from './helpers/tmp.js';
 const FORMS: PrivateForm[] = ['seed', 'expanded', 'both'];
 const OPENSSL_PRIV = 'test/fixtures/test-only-mlkem1024-openssl-3.5.8-priv.pem';
 const OPENSSL_PUB = 'test/fixtures/test-only-mlkem1024-openssl-3.5.8-pub.pem';
+/** The same key in OpenSSL's seed-only form (test/fixtures/make-mlkem-seed-only.mjs). */
+const OPENSSL_SEED_ONLY = 'test/fixtures/test-only-mlkem1024-openssl-3.5.9-seed-only-priv.pem';
+
+/** A PEM file's DER. */
+const derOf = (file: string): Buffer => {
+  const text = readFileSync(file, 'latin1');
+  return Buffer.from(text.replace(/-----[A-Z ]+-----/g, '').replace(/\s+/g, ''), 'base64');
+};
+
+/**
+ * The private key as the reference Key Provider takes it from a PKCS#8 file: the expanded
+ * FIPS 203 key, the OCTET STRING that the "both" form's SEQUENCE ends with or the expanded-only
+ * form is; any other form yields the privateKey field's raw bytes (66 for the seed-only form).
+ */
+function referencePrivateKey(file: string): Buffer {
+  const [, , key] = readAll(readOne(derOf(file), TAG.SEQUENCE));
+  const [inner] = readAll(key!.value);
+  if (inner?.tag === TAG.SEQUENCE) return readAll(inner.value).at(-1)!.value;
+  if (inner?.tag === TAG.OCTET_STRING) return inner.value;
+  return key!.value;
+}
+
+/** The file's key loads in the reference's form: 3,168 bytes, the key our ML-KEM derives from its seed. */
+function assertReferenceLoads(file: string): void {
+  const dk = referencePrivateKey(file);
+  assert.equal(dk.length, 3168, `${file}: the reference would read ${dk.length} bytes`);
+  const { seed } = decodePrivatePem(readFileSync(file));
+  assert.ok(seed, `${file} has no seed`);
+  assert.ok(noble.keygen(seed).dk.equals(dk), `${file}: the expanded key is not the seed's`);
+}
 /** The PEM label, spelled in parts so that secret scanners do not take this file for a key. */
 const PRIV_LABEL = ['PRIVATE', 'KEY'].join(' ');
 
@@ -63,9 +100,45 @@ describe('ML-KEM-1024 key files', () => {
     );
   });
 
-  it('loads a key pair that OpenSSL 3.5.8 wrote (committed test fixture)', () => {
-    const priv = loadPrivateKey(OPENSSL_PRIV, noble, OPENSSL_PUB);
-    assert.equal(priv.ek.length, 1568);
+  it('loads a key pair that OpenSSL 3.5.8 wrote, and the same key in its seed-only form (fixtures)', () => {
+    for (const file of [OPENSSL_PRIV, OPENSSL_SEED_ONLY]) {
+      const priv = loadPrivateKey(file, noble, OPENSSL_PUB);
+      assert.equal(priv.ek.length, 1568);
+      const kem = native();
+      if (kem) assert.ok(loadPrivateKey(file, kem, OPENSSL_PUB).ek.equals(priv.ek));
+    }
+    // genpkey's default form is what the reference reads; the seed-only form is not.
+    assertReferenceLoads(OPENSSL_PRIV);
+    assert.equal(referencePrivateKey(OPENSSL_SEED_ONLY).length, 66);
+  });
+
+  it('skip-server keygen writes the private key as OpenSSL 3.5 genpkey does by default, which the reference reads', async (t) => {
+    const dir = tempDir(t);
+    const [pub, priv] = [join(dir, 'kem_pub.pem'), join(dir, 'kem_priv.pem')];
+    const made = await runCli(['keygen', '--pub', pub, '--priv', priv]);
+    assert.equal(made.code, 0, made.stderr);
+    assert.match(made.stdout, /seed and expanded key/);
+    assertReferenceLoads(priv);
+    // Byte for byte the layout of genpkey's file (every tag and length up to the seed, the size).
+    const [ours, theirs] = [derOf(priv), derOf(OPENSSL_PRIV)];
+    assert.equal(ours.length, theirs.length);
+    assert.ok(ours.subarray(0, 26).equals(theirs.subarray(0, 26)), ours.subarray(0, 26).toString('hex'));
+    loadPrivateKey(priv, noble, pub);
+    if (native()) loadPrivateKey(priv, native()!, pub);
+    // --form seed: OpenSSL's seed-only layout, for those who want the small file.
+    const small = await runCli(['keygen', '--pub', pub, '--priv', priv, '--force', '--form', 'seed']);
+    assert.equal(small.code, 0, small.stderr);
+    const [seedOurs, seedTheirs] = [derOf(priv), derOf(OPENSSL_SEED_ONLY)];
+    assert.equal(seedOurs.length, seedTheirs.length);
+    assert.ok(seedOurs.subarray(0, 22).equals(seedTheirs.subarray(0, 22)));
+    loadPrivateKey(priv, noble, pub);
+    const bad = await runCli(['keygen', '--pub', pub, '--priv', priv, '--force', '--form', 'expanded']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--form must be both or seed, not "expanded"/);
+    const help = await runCli(['keygen', '--help']);
+    assert.match(help.stdout, /--form/);
+    assert.match(help.stdout, /seed and the 3,168-byte expanded key/);
+    assert.doesNotMatch(help.stdout, /holds\s+only the 64-byte seed/);
   });
 
   it('interoperates with OpenSSL 3.5+ in both directions (Node >= 24.7)', (t) => {
@@ -75,8 +148,8 @@ describe('ML-KEM-1024 key files', () => {
         'needs OpenSSL 3.5 through Node >= 24.7; run.mjs runs this file again under Node 24 and 26',
       );
     const dir = tempDir(t);
-    // OpenSSL's own key, in the form this runtime exports (Node 24: seed+expanded; Node 26: seed
-    // only, as `openssl genpkey -algorithm ML-KEM-1024` writes it).
+    // OpenSSL's own key, in the form this runtime exports (Node 24: seed+expanded, as `openssl
+    // genpkey -algorithm ML-KEM-1024` writes it; Node 26: seed only).
     const made = nodeCrypto.generateKeyPairSync('ml-kem-1024' as 'x25519');
     writeFileSync(join(dir, 'o-priv.pem'), made.privateKey.export({ format: 'pem', type: 'pkcs8' }));
     writeFileSync(join(dir, 'o-pub.pem'), made.publicKey.export({ format: 'pem', type: 'spki' }));
@@ -205,6 +278,7 @@ describe('ML-KEM-1024 key files', () => {
     assert.equal(ok.status, 0, ok.stderr);
     assert.equal(statSync(join(dir, 's/kem_priv.pem')).mode & 0o777, 0o600);
     loadPrivateKey(join(dir, 's/kem_priv.pem'), noble, join(dir, 's/kem_pub.pem'));
+    assertReferenceLoads(join(dir, 's/kem_priv.pem'));
     assert.equal(run('-p', join(dir, 's/kem_pub.pem'), '-s', join(dir, 's/kem_priv.pem')).status, 3);
     const missing = run('-p', join(dir, 'x.pem'));
     assert.equal(missing.status, 2);

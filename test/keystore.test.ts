@@ -117,6 +117,20 @@ describe('keystore', () => {
     assert.deepEqual(store.stats().slots, 16);
   });
 
+  it('counts the slots of a keystore opened read-only, as the serving KP does', async (t) => {
+    const path = join(tempDir(t), 'keystore.db');
+    const master = raw();
+    const { store } = await open({ path, master });
+    for (let i = 0; i < 3; i++) await store.put(id(), randomBytes(32), BOB);
+    const served = store.stats();
+    await store.close();
+    assert.deepEqual([served.slots, served.used, served.free], [1024, 3, 1021]);
+    const ro = await open({ path, master, readOnly: true });
+    t.after(() => ro.store.close());
+    const st = ro.store.stats();
+    assert.deepEqual([st.slots, st.used, st.free], [1024, 3, 1021]);
+  });
+
   it('reports a corrupt slot by index, wipes it, and serves every other key', async (t) => {
     const path = join(tempDir(t), 'keystore.db');
     const master = raw();
@@ -169,7 +183,7 @@ describe('keystore', () => {
     };
     assert.match(
       await problem({ path, master: raw() }),
-      /keystore\.db: wrong master key for this keystore .*nothing was changed/,
+      /keystore\.db: wrong master key for this keystore, or its header is damaged; nothing was changed/,
     );
     assert.match(
       await problem({
@@ -185,6 +199,28 @@ describe('keystore', () => {
       await problem({ path: json, master: raw() }),
       /not a skip-server keystore \(it looks like JSON/,
     );
+  });
+
+  it("recognises the reference Key Provider's keystore (a Fernet token) and says what to do", async (t) => {
+    const dir = tempDir(t);
+    const path = join(dir, 'keystore.db');
+    // A Fernet token (version byte 0x80, then time, IV, ciphertext, HMAC), base64url: "gAAAAA...".
+    const token = Buffer.concat([Buffer.from([0x80]), Buffer.alloc(8), randomBytes(16 + 48 + 32)]);
+    token.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 1000)), 1);
+    writeFileSync(path, token.toString('base64url'));
+    assert.ok(readFileSync(path, 'latin1').startsWith('gAAAAA'));
+    const before = readFileSync(path);
+    for (const readOnly of [false, true]) {
+      await assert.rejects(open({ path, master: raw(), readOnly }), (e: unknown) => {
+        assert.ok(e instanceof ConfigError);
+        assert.match(
+          e.message,
+          /keystore\.db: this is the reference Key Provider's keystore \(a Fernet token\), which skip-server cannot read; the keys waiting in it cannot be moved .*set keystore_path to a new file/,
+        );
+        return true;
+      });
+    }
+    assert.ok(readFileSync(path).equals(before), 'the reference keystore was changed');
   });
 
   it('refuses a second process (or opener) of the same keystore, and frees it on close', async (t) => {
@@ -301,6 +337,37 @@ describe('keystore master key', () => {
     assert.equal(masterKeyFromEnv({ KEYSTORE_MASTER_KEY_FILE: file }).kind, 'raw');
   });
 
+  it('a wrong master key names where it came from (file or variable) and what to do if it is lost', async (t) => {
+    const dir = tempDir(t);
+    const path = join(dir, 'keystore.db');
+    const { store } = await open({ path, master: raw() });
+    await store.close();
+    const file = join(dir, 'master.key');
+    writeFileSync(file, `${newMasterKeyHex()}\n`, { mode: 0o600 });
+    const problem = async (env: NodeJS.ProcessEnv): Promise<string> => {
+      try {
+        await open({ path, master: masterKeyFromEnv(env), readOnly: true });
+      } catch (e) {
+        if (e instanceof ConfigError) return e.message;
+        throw e;
+      }
+      return 'opened';
+    };
+    const lost =
+      /if that key is lost, so are the keys waiting in it: move the file and its \.spent log away \(or set keystore_path to a new file\)/;
+    const fromFile = await problem({ KEYSTORE_MASTER_KEY_FILE: file });
+    assert.ok(
+      fromFile.includes(
+        `wrong master key for this keystore (the key from ${file} (KEYSTORE_MASTER_KEY_FILE))`,
+      ),
+      fromFile,
+    );
+    assert.match(fromFile, lost);
+    const fromVar = await problem({ KEYSTORE_MASTER_KEY: newMasterKeyHex() });
+    assert.match(fromVar, /wrong master key for this keystore \(the key from KEYSTORE_MASTER_KEY\)/);
+    assert.match(fromVar, lost);
+  });
+
   it('says how to make one when missing, and refuses short, doubled or unreadable ones without echoing them', () => {
     const msg = (env: NodeJS.ProcessEnv): string => {
       try {
@@ -310,7 +377,11 @@ describe('keystore master key', () => {
       }
       return 'accepted';
     };
-    assert.match(msg({}), /no keystore master key\. Set KEYSTORE_MASTER_KEY .*skip-server master-key/);
+    // The recommended file first; the variable after it, with its drawback.
+    assert.match(
+      msg({}),
+      /no keystore master key\. Set KEYSTORE_MASTER_KEY_FILE to a 0600 file .*skip-server master-key.*\. KEYSTORE_MASTER_KEY takes the same value, but stays readable in \/proc\/PID\/environ/,
+    );
     const short = msg({ KEYSTORE_MASTER_KEY: 'hunter2' });
     assert.match(short, /too short/);
     assert.ok(!short.includes('hunter2'));

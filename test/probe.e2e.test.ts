@@ -14,7 +14,7 @@ import { freePort, tempDir } from './helpers/tmp.js';
 
 interface Report {
   ok: boolean;
-  checks: { name: string; ok: boolean; detail: string; info?: boolean }[];
+  checks: { name: string; ok: boolean; detail: string; info?: boolean; optional?: boolean; hint?: string }[];
 }
 
 const routers = {
@@ -112,6 +112,92 @@ describe('skip-server probe', () => {
     });
   }
 
+  it("reports a TLS 1.2-only KP pair's missing TLS 1.3 as Table 1's REQUIRED suite; --tls 1.2 or --require 1.2 decide the exit", async (t) => {
+    const fake = await startFakePair(routers, 'no-tls13');
+    t.after(() => fake.close());
+    const file = pskFile(tempDir(t));
+    const probe = async (...extra: string[]) => {
+      const r = await runCli([
+        'probe',
+        '--kp',
+        `127.0.0.1:${fake.portA}`,
+        '--identity',
+        routers.a.identity,
+        '--psk-file',
+        file,
+        '--peer-kp',
+        `127.0.0.1:${fake.portB}`,
+        '--peer-identity',
+        routers.b.identity,
+        '--json',
+        ...extra,
+      ]);
+      return { code: r.code, report: JSON.parse(r.stdout) as Report & { failed: number } };
+    };
+    const required = 'TLS 1.3 TLS_AES_256_GCM_SHA384 (Table 1, REQUIRED)';
+    // Default (--tls both): the TLS 1.2 run passes; TLS 1.3 is one failed check, not a run of them.
+    const both = await probe();
+    const failed = both.report.checks.filter((c) => !c.ok);
+    assert.deepEqual(
+      failed.map((c) => c.name),
+      [required],
+    );
+    assert.match(failed[0]!.hint ?? '', /--tls 1\.2 checks only that, --require 1\.2 keeps this check/);
+    assert.ok(!both.report.checks.some((c) => c.name.startsWith('TLS 1.3: ')));
+    assert.ok(both.report.checks.some((c) => c.name === 'TLS 1.2: same key at KP B' && c.ok));
+    assert.equal(both.code, 1);
+    // --require 1.2: the same report, the gap still shown, but the exit status is TLS 1.2's.
+    const relaxed = await probe('--require', '1.2', '--conformance');
+    const gap = relaxed.report.checks.filter((c) => !c.ok);
+    assert.deepEqual(
+      gap.map((c) => [c.name, c.optional]),
+      [[required, true]],
+    );
+    assert.equal(relaxed.report.ok, true);
+    assert.equal(relaxed.report.failed, 0);
+    assert.equal(relaxed.code, 0);
+    const text = await runCli([
+      'probe',
+      '--kp',
+      `127.0.0.1:${fake.portA}`,
+      '--identity',
+      routers.a.identity,
+      '--psk-file',
+      file,
+      '--remote',
+      'B',
+      '--require',
+      '1.2',
+    ]);
+    assert.match(text.stdout, /WARN {2}TLS 1\.3 TLS_AES_256_GCM_SHA384 \(Table 1, REQUIRED\)/);
+    assert.match(text.stdout, /1 outside --require failed: TLS 1\.3 TLS_AES_256_GCM_SHA384/);
+    // --tls 1.2: what IOS XE uses, and nothing else.
+    const only12 = await probe('--tls', '1.2');
+    assert.equal(only12.code, 0);
+    assert.deepEqual(
+      only12.report.checks.filter((c) => !c.ok),
+      [],
+    );
+    assert.equal(
+      (
+        await runCli([
+          'probe',
+          '--kp',
+          '127.0.0.1:1',
+          '--identity',
+          'x',
+          '--psk-file',
+          file,
+          '--tls',
+          '1.2',
+          '--require',
+          '1.3',
+        ])
+      ).code,
+      2,
+    );
+  });
+
   for (const version of ['1.2', '1.3'] as const) {
     it(`speaks TLS ${version} to OpenSSL's s_server (an independent TLS stack)`, async (t) => {
       const dir = tempDir(t);
@@ -149,7 +235,7 @@ describe('skip-server probe', () => {
           : pskSessionArgs(dir, routers.a.identity, routers.a.key);
       const server = spawn(
         'openssl',
-        ['s_server', '-accept', String(port), '-naccept', '2', '-nocert', '-HTTP', ...tlsArgs],
+        ['s_server', '-accept', String(port), '-naccept', '8', '-nocert', '-HTTP', ...tlsArgs],
         {
           cwd: www,
           stdio: ['ignore', 'pipe', 'pipe'],
@@ -188,6 +274,28 @@ describe('skip-server probe', () => {
       assert.equal(key.ok, false);
       assert.match(key.hint ?? '', /cannot reach KP B \(B\) on its peer port/);
       assert.equal(r.code, 1);
+      if (version === '1.2') {
+        // The same TLS 1.2-only server probed in both versions: TLS 1.3 is one failed check.
+        const all = await runCli([
+          'probe',
+          '--kp',
+          `127.0.0.1:${port}`,
+          '--identity',
+          routers.a.identity,
+          '--psk-file',
+          pskFile(dir),
+          '--remote',
+          'B',
+          '--json',
+        ]);
+        const both = JSON.parse(all.stdout) as Report;
+        const refused = both.checks.find(
+          (c) => c.name === 'TLS 1.3 TLS_AES_256_GCM_SHA384 (Table 1, REQUIRED)',
+        );
+        assert.equal(refused?.ok, false, all.stdout);
+        assert.ok(!both.checks.some((c) => c.name.startsWith('TLS 1.3: ')), all.stdout);
+        assert.equal(both.checks.find((c) => c.name === 'TLS 1.2: capabilities at KP A')?.ok, true);
+      }
     });
   }
 });

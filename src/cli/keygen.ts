@@ -7,13 +7,20 @@ import { EXIT, UsageError, kemFromEnv, str, type Command } from './common.js';
 export const keygen: Command = {
   name: 'keygen',
   summary: 'Write a new ML-KEM-1024 key pair (private key 0600).',
-  synopsis: '--pub FILE --priv FILE [--force]',
-  about: `Write a new ML-KEM-1024 key pair (PEM, as OpenSSL 3.5 writes it; the private key holds
-only the 64-byte seed, mode 0600). Refuses to replace existing files unless --force.
-SKIP_KEM_BACKEND (auto, native, noble) picks the implementation.`,
+  synopsis: '--pub FILE --priv FILE [--form both|seed] [--force]',
+  about: `Write a new ML-KEM-1024 key pair (PEM, as OpenSSL 3.5's genpkey writes it: the private key
+holds the 64-byte seed and the 3,168-byte expanded key, the form the reference Key Provider
+reads; mode 0600). --form seed writes the seed alone (smaller; skip-server and OpenSSL 3.5+
+read it, the reference Key Provider does not). Refuses to replace existing files unless
+--force. SKIP_KEM_BACKEND (auto, native, noble) picks the implementation.`,
   options: {
     pub: { type: 'string', arg: 'FILE', help: 'where to write the public key (give it to the peer KPs)' },
     priv: { type: 'string', arg: 'FILE', help: 'where to write the private key (keep it on this KP only)' },
+    form: {
+      type: 'string',
+      arg: 'F',
+      help: 'private key form: both (seed and expanded key, the default) or seed',
+    },
     force: { type: 'boolean', help: 'replace existing files' },
   },
   run(values, io) {
@@ -22,8 +29,13 @@ SKIP_KEM_BACKEND (auto, native, noble) picks the implementation.`,
     if (pub === undefined || priv === undefined)
       throw new UsageError('keygen needs --pub FILE and --priv FILE');
     if (pub === priv) throw new UsageError('--pub and --priv must be different files');
-    generateKeyFiles(pub, priv, kemFromEnv(), values.force === true);
-    io.out(`wrote ML-KEM-1024 public key ${pub} and private key ${priv} (mode 0600)\n`);
+    const form = str(values.form) ?? 'both';
+    if (form !== 'both' && form !== 'seed')
+      throw new UsageError(`--form must be both or seed, not "${form}"`);
+    generateKeyFiles(pub, priv, kemFromEnv(), values.force === true, form);
+    io.out(
+      `wrote ML-KEM-1024 public key ${pub} and private key ${priv} (mode 0600, ${form === 'both' ? 'seed and expanded key' : 'seed only'})\n`,
+    );
     return EXIT.ok;
   },
 };

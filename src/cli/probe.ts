@@ -5,6 +5,7 @@
 import { conformance, tlsProfile } from '../probe/conformance.js';
 import { smoke, type Check, type ProbeOptions } from '../probe/checks.js';
 import { jsonReport, textReport, type Report } from '../probe/report.js';
+import { REQUIRED_TLS13, failedRequired, markRequired, tls13Refusal } from '../probe/required.js';
 import type { Target, TlsVersion } from '../probe/transport.js';
 import { ConfigError } from '../errors.js';
 import { readPskFile } from '../tls/psk.js';
@@ -32,15 +33,17 @@ export const probe: Command = {
   name: 'probe',
   summary: "Check a KP pair as its routers would: a shared key end to end, or the draft's rules.",
   synopsis:
-    '--kp HOST:PORT --identity ID --psk-file F [--remote B] [--peer-kp HOST:PORT --peer-identity ID [--peer-psk-file F]] [--tls 1.2|1.3|both] [--conformance] [--json]',
+    '--kp HOST:PORT --identity ID --psk-file F [--remote B] [--peer-kp HOST:PORT --peer-identity ID [--peer-psk-file F]] [--tls 1.2|1.3|both] [--require 1.2|1.3|both] [--conformance] [--json]',
   about: `Play router A at --kp and router B at --peer-kp, as IOS XE would: GET /capabilities at
 both, a new key at A for B, the same key at B for A, exactly once. Each check is printed
 with its time and, when it fails, what to do. --conformance checks, at KP A, the status
 codes and bodies of draft-cisco-skip-02 §4 and the TLS suites of its Table 1 (and whether
 a weaker one is accepted). Works against any SKIP Key Provider; takes only keys it asked
 for itself. TLS 1.2 with a PSK through node:tls; TLS 1.3 (TLS_AES_256_GCM_SHA384, the PSK
-bound to SHA-384) through skip-server's own TLS 1.3 client. Exit 0 only when every check
-passed; --json prints the report for monitoring.`,
+bound to SHA-384) through skip-server's own TLS 1.3 client. A KP that refuses TLS 1.3 (the
+Python reference KP) gets one failed check for Table 1's REQUIRED suite. Exit 0 only when
+every check passed, counting only the TLS versions of --require (default: those of --tls);
+--json prints the report for monitoring.`,
   options: {
     kp: { type: 'string', arg: 'HOST:PORT', help: "KP A's encryptor port (router A's KP)" },
     identity: { type: 'string', arg: 'ID', help: "router A's PSK identity at KP A" },
@@ -58,6 +61,11 @@ passed; --json prints the report for monitoring.`,
     'peer-identity': { type: 'string', arg: 'ID', help: "router B's PSK identity at KP B" },
     'peer-psk-file': { type: 'string', arg: 'F', help: 'PSK file holding it (default: --psk-file)' },
     tls: { type: 'string', arg: 'V', help: 'TLS version to use: 1.2, 1.3 or both (default both)' },
+    require: {
+      type: 'string',
+      arg: 'V',
+      help: 'TLS versions whose failures set the exit status: 1.2, 1.3 or both (default: --tls)',
+    },
     conformance: { type: 'boolean', help: "also check the draft's status codes and TLS profile at KP A" },
     json: { type: 'boolean', help: 'print the report as JSON' },
   },
@@ -71,10 +79,19 @@ passed; --json prints the report for monitoring.`,
     const peerIdentity = str(values['peer-identity']);
     if (peerAt && peerIdentity === undefined)
       throw new UsageError("--peer-kp needs --peer-identity (router B's PSK identity)");
-    const tlsOpt = str(values.tls) ?? 'both';
-    const versions: TlsVersion[] =
-      tlsOpt === 'both' ? ['1.2', '1.3'] : tlsOpt === '1.2' || tlsOpt === '1.3' ? [tlsOpt] : [];
-    if (versions.length === 0) throw new UsageError(`--tls must be 1.2, 1.3 or both, not "${tlsOpt}"`);
+    const versionsOf = (option: string, value: string): TlsVersion[] => {
+      const v: TlsVersion[] =
+        value === 'both' ? ['1.2', '1.3'] : value === '1.2' || value === '1.3' ? [value] : [];
+      if (v.length === 0) throw new UsageError(`${option} must be 1.2, 1.3 or both, not "${value}"`);
+      return v;
+    };
+    const versions = versionsOf('--tls', str(values.tls) ?? 'both');
+    const required = versionsOf(
+      '--require',
+      str(values.require) ?? (versions.length > 1 ? 'both' : versions[0]!),
+    );
+    if (!required.every((v) => versions.includes(v)))
+      throw new UsageError(`--require ${str(values.require)} names a TLS version --tls does not probe`);
     const remote = str(values.remote);
     const o: ProbeOptions = {
       kp: target(kp, identity, pskFile),
@@ -87,9 +104,16 @@ passed; --json prints the report for monitoring.`,
     const checks: Check[] = [];
     try {
       let b = remote;
+      const refused: TlsVersion[] = [];
       for (const v of versions) {
+        const refusal = v === '1.3' ? await tls13Refusal(o) : undefined;
+        if (refusal) {
+          refused.push(v);
+          checks.push(...markRequired([refusal], v, required));
+          continue;
+        }
         const r = await smoke(o, v);
-        checks.push(...r.checks);
+        checks.push(...markRequired(r.checks, v, required));
         b ??= r.remote;
       }
       if (o.conformance) {
@@ -101,14 +125,19 @@ passed; --json prints the report for monitoring.`,
             detail: 'no remote system known',
             hint: 'give --remote B',
           });
-        else for (const v of versions) checks.push(...(await conformance(o, v, b)));
-        checks.push(...(await tlsProfile(o)));
+        else
+          for (const v of versions.filter((x) => !refused.includes(x)))
+            checks.push(...markRequired(await conformance(o, v, b), v, required));
+        for (const c of await tlsProfile(o)) {
+          if (c.name !== REQUIRED_TLS13) checks.push(c);
+          else if (!refused.includes('1.3')) checks.push(...markRequired([c], '1.3', required));
+        }
       }
     } finally {
       o.kp.psk.fill(0);
       o.peer?.psk.fill(0);
     }
-    const failed = checks.filter((c) => !c.ok).length;
+    const failed = failedRequired(checks).length;
     const report: Report = {
       ok: failed === 0,
       target: {
@@ -116,6 +145,7 @@ passed; --json prints the report for monitoring.`,
         identity,
         ...(peerAt && { peerKp: `${peerAt.host}:${peerAt.port}`, peerIdentity }),
         tls: versions,
+        require: required,
         conformance: o.conformance,
       },
       checks,

@@ -1,6 +1,10 @@
-// `skip-server keygen`: a new ML-KEM-1024 pair as `openssl genpkey` (3.5+) and Node 26 write it
-// (private key in the seed-only form, mode 0600: every runtime and OpenSSL 3.5+ load it). Files are written whole and synced; existing files are refused unless
-// forced, so a slip of the keyboard cannot destroy a deployed private key.
+// `skip-server keygen`: a new ML-KEM-1024 pair in the PEM forms `openssl genpkey` (3.5+) writes by
+// default: the private key holds the seed and the expanded key together ("both", OpenSSL's
+// "seed-priv"), which every runtime, OpenSSL 3.5+ and the reference Key Provider (it reads the
+// expanded key) load; the seed-only form on request. The expanded key is derived from the seed
+// here, so every runtime writes the same bytes. Mode 0600; files are written whole and synced;
+// existing files are refused unless forced, so a slip of the keyboard cannot destroy a deployed
+// private key.
 
 import { randomBytes } from 'node:crypto';
 import {
@@ -14,7 +18,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { ConfigError, errorCode, errorMessage } from '../errors.js';
-import type { KemBackend } from './mlkem.js';
+import { ekOf, noble, type KemBackend } from './mlkem.js';
 import { encodePrivatePem, encodePublicPem } from './pem.js';
 
 /** Writes `data` to `path` through a synced temporary file and a rename: never a half-written file. */
@@ -50,18 +54,33 @@ function refuseExisting(path: string): void {
   throw new ConfigError([`${path}: exists; use --force to replace it`]);
 }
 
+/** The private key forms `keygen` writes: OpenSSL 3.5's default, or the seed alone. */
+export type WrittenForm = 'both' | 'seed';
+
 /** Writes a new pair; returns the public key. Both paths are checked before either is written. */
-export function generateKeyFiles(pubPath: string, privPath: string, kem: KemBackend, force: boolean): Buffer {
+export function generateKeyFiles(
+  pubPath: string,
+  privPath: string,
+  kem: KemBackend,
+  force: boolean,
+  form: WrittenForm = 'both',
+): Buffer {
   if (!force) [privPath, pubPath].forEach(refuseExisting);
   const seed = randomBytes(64);
-  const pem = encodePrivatePem({ seed }, 'seed');
+  const { dk } = noble.keygen(seed);
+  let pem: Buffer | undefined;
   try {
-    const ek = kem.publicFromSeed(seed);
+    const ek = Buffer.from(ekOf(dk));
+    // The runtime's own ML-KEM must derive the same pair from the seed.
+    if (!kem.publicFromSeed(seed).equals(ek))
+      throw new Error(`${kem.name} ML-KEM and @noble/post-quantum derive different keys from one seed`);
+    pem = encodePrivatePem({ seed, expanded: dk }, form);
     writeFileAtomic(privPath, pem, 0o600);
     writeFileAtomic(pubPath, encodePublicPem(ek), 0o644);
     return ek;
   } finally {
     seed.fill(0);
-    pem.fill(0);
+    dk.fill(0);
+    pem?.fill(0);
   }
 }

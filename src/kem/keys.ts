@@ -43,8 +43,9 @@ export function loadPublicKey(path: string, kem: KemBackend, what?: string): Pre
 }
 
 /**
- * Private key from a PKCS#8 PEM in any of OpenSSL 3.5's three forms (seed only, as `openssl
- * genpkey` and Node 26 write it; seed and expanded, as Node 24 writes it; expanded only), used in
+ * Private key from a PKCS#8 PEM in any of OpenSSL 3.5's three forms (seed and expanded, as
+ * `openssl genpkey`, `skip-server keygen` and Node 24 write it; seed only, as Node 26 exports it and
+ * `keygen --form seed` writes it; expanded only), used in
  * the form it was read. With both, they must be one key; an expanded key must pass FIPS 203
  * §7.3. When `publicPath` is given, that public key must be the pair's. A form this runtime cannot
  * load is an error naming the file, the form and the runtime.

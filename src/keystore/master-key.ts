@@ -9,14 +9,18 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ConfigError, errorCode, errorMessage } from '../errors.js';
 
-export type MasterKey = { kind: 'raw'; key: Buffer } | { kind: 'passphrase'; passphrase: Buffer };
+/** `source` says where the key came from (a file or the variable), for the errors that name it. */
+export type MasterKey = ({ kind: 'raw'; key: Buffer } | { kind: 'passphrase'; passphrase: Buffer }) & {
+  source?: string;
+};
 
 /** Shortest passphrase accepted; a 64-hex-digit key is the better choice. */
 export const MIN_PASSPHRASE_BYTES = 16;
 
 const HOW =
-  'Set KEYSTORE_MASTER_KEY to 64 hex digits (`skip-server master-key` prints a new one) or to a ' +
-  `passphrase of at least ${MIN_PASSPHRASE_BYTES} characters, or set KEYSTORE_MASTER_KEY_FILE to a file holding one.`;
+  'Set KEYSTORE_MASTER_KEY_FILE to a 0600 file holding 64 hex digits (`umask 077; skip-server master-key > FILE` ' +
+  `writes one; systemd: LoadCredential=) or a passphrase of at least ${MIN_PASSPHRASE_BYTES} characters. ` +
+  'KEYSTORE_MASTER_KEY takes the same value, but stays readable in /proc/PID/environ.';
 
 export function newMasterKeyHex(): string {
   const k = randomBytes(32);
@@ -34,7 +38,7 @@ function parse(raw: Buffer, where: string): MasterKey {
   if (value.length === 64 && /^[0-9a-fA-F]{64}$/.test(value.toString('latin1'))) {
     const key = Buffer.from(value.toString('latin1'), 'hex');
     raw.fill(0);
-    return { kind: 'raw', key };
+    return { kind: 'raw', key, source: where };
   }
   if (value.length < MIN_PASSPHRASE_BYTES) {
     raw.fill(0);
@@ -42,7 +46,7 @@ function parse(raw: Buffer, where: string): MasterKey {
   }
   const passphrase = Buffer.from(value);
   raw.fill(0);
-  return { kind: 'passphrase', passphrase };
+  return { kind: 'passphrase', passphrase, source: where };
 }
 
 export function masterKeyFromEnv(env: NodeJS.ProcessEnv = process.env): MasterKey {

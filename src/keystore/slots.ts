@@ -108,8 +108,24 @@ export interface OpenedHeader {
   upgraded?: Buffer;
 }
 
+/**
+ * The reference Key Provider's keystore: one Fernet token (version byte 0x80, then a 64-bit
+ * time whose top bytes are zero), base64url, so it begins "gAAAAA" and holds only base64url.
+ */
+function isFernetToken(head: Buffer): boolean {
+  const text = head.subarray(0, 64).toString('latin1');
+  return text.startsWith('gAAAAA') && /^[A-Za-z0-9_-]+=*\s*$/.test(text);
+}
+
 /** Checks a header against `master`; the error says which of magic, version or key is wrong. */
 export function openHeader(header: Buffer, master: MasterKey, file: string): OpenedHeader {
+  if (isFernetToken(header)) {
+    throw new ConfigError([
+      `${file}: this is the reference Key Provider's keystore (a Fernet token), which skip-server cannot read; ` +
+        'the keys waiting in it cannot be moved (their routers fetch new ones). Leave it to the reference and ' +
+        'set keystore_path to a new file: skip-server creates it at first start',
+    ]);
+  }
   if (header.length < HEADER_BYTES || !header.subarray(0, 8).equals(MAGIC)) {
     const hint =
       header.subarray(0, 1).toString() === '{'
@@ -129,7 +145,7 @@ export function openHeader(header: Buffer, master: MasterKey, file: string): Ope
   if ((kdf === 0) !== (master.kind === 'raw')) {
     const made = kdf === 0 ? 'a 64-hex-digit master key' : 'a passphrase';
     throw new ConfigError([
-      `${file}: this keystore was made with ${made}, and the master key given is not one; nothing was changed`,
+      `${file}: this keystore was made with ${made}, and the master key given${master.source === undefined ? '' : ` (from ${master.source})`} is not one; nothing was changed`,
     ]);
   }
   const k = kek(
@@ -148,8 +164,12 @@ export function openHeader(header: Buffer, master: MasterKey, file: string): Ope
     d.setAuthTag(header.subarray(SIGNED + NONCE, SIGNED + NONCE + TAG));
     d.final();
   } catch {
+    const from = master.source === undefined ? '' : ` (the key from ${master.source})`;
     throw new ConfigError([
-      `${file}: wrong master key for this keystore (or its header is damaged); nothing was changed`,
+      `${file}: wrong master key for this keystore${from}, or its header is damaged; nothing was changed. ` +
+        'Give the master key this keystore was made with; if that key is lost, so are the keys waiting in ' +
+        'it: move the file and its .spent log away (or set keystore_path to a new file) and skip-server ' +
+        'starts a new keystore; routers fetch new keys',
     ]);
   } finally {
     check.fill(0);

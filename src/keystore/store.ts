@@ -261,11 +261,12 @@ export class FileKeyStore implements KeyStore {
       chunk.fill(0);
     }
     report.used = this.index.size;
+    // The slot count is the file's, read-only or not (stats report it).
+    const used = new Set([...this.index.values()].map((e) => e.slot));
+    this.slots.reset(slots, (s) => !used.has(s));
     if (this.o.readOnly) return report;
     for (const slot of wipe) await this.file.write(slotOffset(slot), ZERO_SLOT);
     if (wipe.length > 0) await this.syncer.sync();
-    const used = new Set([...this.index.values()].map((e) => e.slot));
-    this.slots.reset(slots, (s) => !used.has(s));
     if (report.replayed.length > 0) {
       this.o.log?.warn('keystore replayed slots wiped', {
         path: this.o.path,

@@ -22,6 +22,8 @@ export interface Check {
   hint?: string;
   /** Informational lines (not pass/fail), e.g. the suites a KP accepts. */
   info?: boolean;
+  /** A failure outside `--require`: reported, but not deciding the exit status. */
+  optional?: boolean;
 }
 
 export interface ProbeOptions {

@@ -6,6 +6,7 @@ import { PROBE_SERVER_NAME } from '../tls/refusals.js';
 import { randomBytes } from 'node:crypto';
 import { tls13Request } from '../tls13/client.js';
 import type { Check, ProbeOptions } from './checks.js';
+import { REQUIRED_TLS13 } from './required.js';
 import { httpRequest, requestText, type HttpAnswer, type TlsVersion } from './transport.js';
 
 interface Rule {
@@ -166,7 +167,7 @@ export async function tlsProfile(o: ProbeOptions): Promise<Check[]> {
   );
   const checks: Check[] = [
     {
-      name: 'TLS 1.3 TLS_AES_256_GCM_SHA384 (Table 1, REQUIRED)',
+      name: REQUIRED_TLS13,
       ok: tls13,
       detail: tls13 ? 'accepted' : 'refused',
       ...(!tls13 && { hint: "the KP does not serve the draft's REQUIRED TLS 1.3 suite with a PSK" }),

@@ -41,15 +41,18 @@ export function printable(s: string): string {
 export function textReport(r: Report): string {
   const width = Math.min(56, Math.max(...r.checks.map((c) => c.name.length)));
   const lines = r.checks.map((c) => {
-    const mark = c.info ? 'INFO' : c.ok ? 'PASS' : 'FAIL';
+    const mark = c.info ? 'INFO' : c.ok ? 'PASS' : c.optional ? 'WARN' : 'FAIL';
     const time = c.ms !== undefined ? `  ${c.ms} ms` : '';
     const hint = !c.ok && c.hint ? `\n        -> ${printable(c.hint)}` : '';
     return `  ${mark}  ${printable(c.name).padEnd(width)}  ${printable(c.detail)}${time}${hint}`;
   });
   const counted = r.checks.filter((c) => !c.info).length;
+  const other = r.checks.filter((c) => !c.ok && c.optional);
   const summary = r.ok
-    ? `all ${counted} checks passed in ${r.ms} ms`
-    : `${r.failed} of ${counted} checks failed (${r.ms} ms); first: ${printable(r.checks.find((c) => !c.ok)?.name ?? '')}`;
+    ? other.length === 0
+      ? `all ${counted} checks passed in ${r.ms} ms`
+      : `${counted - other.length} of ${counted} checks passed in ${r.ms} ms; ${other.length} outside --require failed: ${printable(other[0]!.name)}`
+    : `${r.failed} of ${counted} checks failed (${r.ms} ms); first: ${printable(r.checks.find((c) => !c.ok && !c.optional)?.name ?? '')}`;
   return `${lines.join('\n')}\n${summary}\n`;
 }
 

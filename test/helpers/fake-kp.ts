@@ -18,7 +18,9 @@ export type Violation =
   /** Terminal control sequences and forged lines in status texts, headers and bodies. */
   | 'hostile-text'
   /** /capabilities answers with a body that never ends. */
-  | 'endless';
+  | 'endless'
+  /** TLS 1.2 only, as the Python reference KP. */
+  | 'no-tls13';
 
 export interface FakePair {
   portA: number;
@@ -122,12 +124,13 @@ export async function startFakePair(
       },
       handler(me),
     );
-    installFrontDoor(server, {
-      psk: { lookup: (id) => table.get(id) },
-      handshakeTimeoutMs: 5000,
-      secure: (plain) => server.emit('secureConnection', plain),
-      refused: () => undefined,
-    });
+    if (violation !== 'no-tls13')
+      installFrontDoor(server, {
+        psk: { lookup: (id) => table.get(id) },
+        handshakeTimeoutMs: 5000,
+        secure: (plain) => server.emit('secureConnection', plain),
+        refused: () => undefined,
+      });
     servers.push(server);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     return (server.address() as { port: number }).port;
