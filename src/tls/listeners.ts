@@ -12,7 +12,7 @@ import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { errorCode } from '../errors.js';
 import type { Metrics } from '../admin/metrics.js';
-import type { Logger } from '../log.js';
+import { clip, type Logger } from '../log.js';
 import { PROFILES } from '../memory-profile.js';
 import type { TlsMaterial } from './files.js';
 import { handshakeReason } from './handshake-reasons.js';
@@ -181,7 +181,9 @@ export function createEncryptorServer(
       installFrontDoor(server, {
         psk: tls.psk,
         handshakeTimeoutMs: limits.handshakeTimeoutMs,
-        toNode: (raw, name) => name !== undefined && serverNames.set(raw, name),
+        toNode: (raw, name) => {
+          if (name !== undefined) serverNames.set(raw, name);
+        },
         secure: (plain, negotiated) => {
           identities.set(plain, negotiated.identity);
           server.emit('secureConnection', plain);
@@ -195,8 +197,13 @@ export function createEncryptorServer(
             ...(x.identity !== undefined && { identity: x.identity }),
             ...(x.serverName !== undefined && { serverName: x.serverName }),
           };
-          if (x.afterHandshake) log.debug('tls connection closed on error', fields);
-          else report(fields);
+          if (!x.afterHandshake) return report(fields);
+          const { identity, serverName, ...rest } = fields;
+          log.debug('tls connection closed on error', {
+            ...rest,
+            ...(identity !== undefined && { identity: clip(identity, 128) }),
+            ...(serverName !== undefined && { serverName: clip(serverName, 64) }),
+          });
         },
       });
     // Belt and braces: no connection without a known identity is ever served.

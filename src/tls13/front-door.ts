@@ -1,7 +1,10 @@
-// The encryptor port's front door: reads the ClientHello of each new connection and routes it. TLS 1.3 with TLS_AES_256_GCM_SHA384 and a PSK bound to SHA-384 (a 48-byte binder)
-// goes to this engine; anything else goes, bytes intact, to node:tls (TLS 1.2 PSK suites, or the
-// handshake's own refusal). A TLS 1.3-only offer with a SHA-256 PSK is refused here with a
-// handshake_failure alert and a log line that says why: this KP serves no AES-128 suite.
+// The encryptor port's front door: reads the ClientHello of each new connection and routes it.
+// TLS 1.3 with TLS_AES_256_GCM_SHA384 and a PSK bound to SHA-384 (a 48-byte binder) goes to this
+// engine; anything else goes, bytes intact, to node:tls (TLS 1.2 PSK suites, or the handshake's
+// own refusal). A TLS 1.3-only offer with a SHA-256 PSK is refused here with a handshake_failure
+// alert and a log line that says what was offered. What it holds per connection is bounded
+// (MAX_HELLO_BYTES), and records that break RFC 8446 §5.1 (empty, or a ClientHello sharing its
+// record) or a ClientHello over 16 KiB are refused here, whatever version they offer.
 
 import type { Server } from 'node:https';
 import type { Socket } from 'node:net';
