@@ -58,3 +58,25 @@ export class StoreFullError extends Error {
     this.name = 'StoreFullError';
   }
 }
+
+/** The disk refused a write or a sync (full, failing or read-only): nothing was stored or taken;
+ * a key the store held is still held. Answered with 503 and Retry-After. */
+export class StoreUnavailableError extends Error {
+  constructor(
+    /** The errno code (ENOSPC, EIO, EROFS, ...) or the message of the failure. */
+    readonly code: string,
+    readonly during: 'put' | 'take',
+  ) {
+    super(`the keystore cannot ${during === 'put' ? 'store a key' : 'record a delivery'} now (${code})`);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+/** Seconds a router or a peer is told to wait after a StoreUnavailableError. */
+export const STORE_RETRY_S = 10;
+
+/** A StoreUnavailableError for an I/O failure (an error with an errno code); other errors as they are. */
+export function unavailable(e: unknown, during: 'put' | 'take'): unknown {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' && /^E[A-Z]+$/.test(code) ? new StoreUnavailableError(code, during) : e;
+}
