@@ -42,6 +42,8 @@ export class CrashDisk implements StoreFs {
   /** Pages the disk can still allocate. */
   freePages = Infinity;
   fault: DiskFault | undefined;
+  /** Fails the disk (`fault`, or full: no free page) for the I/Os numbered [from, until). */
+  schedule: { from: number; until: number; fault: DiskFault | 'ENOSPC' } | undefined;
 
   get isCut(): boolean {
     return this.ios >= this.cutAt;
@@ -50,6 +52,12 @@ export class CrashDisk implements StoreFs {
   /** Counts an I/O; past the cut it never settles. */
   gate<T>(fn: () => T): Promise<T> {
     this.ios++;
+    const s = this.schedule;
+    if (s) {
+      const on = this.ios >= s.from && this.ios < s.until;
+      this.fault = on && s.fault !== 'ENOSPC' ? s.fault : undefined;
+      this.freePages = on && s.fault === 'ENOSPC' ? 0 : Infinity;
+    }
     if (this.isCut) return new Promise<T>(() => {});
     return Promise.resolve().then(fn);
   }
