@@ -1,7 +1,18 @@
 // The bundle's command line as an operator meets it: alone in a folder, config checks, exit
 // codes, SIGHUP reload of the PSK file, refusal to start without TLS material.
 import assert from 'node:assert/strict';
-import { appendFileSync, chmodSync, copyFileSync, mkdirSync, writeFileSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import {
+  appendFileSync,
+  chmodSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -218,6 +229,48 @@ describe('skip-server command line (bundle)', () => {
     assert.equal(warn.code, 0, warn.stderr);
     assert.match(warn.stdout, /OK, with 1 warning\(s\)/);
     assert.match(warn.stdout, /warning {9}.*soon-alice\.pem: certificate expires on .*, in \d+ days/);
+  });
+
+  it('check-config refuses a keystore, spent log or folder on a read-only file system, naming path and errno', async (t) => {
+    const mnt = mkdtempSync(join(tmpdir(), 'skip-tmpfs-'));
+    const mount = (opts: string) =>
+      execFileSync('mount', ['-t', 'tmpfs', '-o', opts, 'tmpfs', mnt], { stdio: 'pipe' });
+    try {
+      mount('size=1m,mode=0700');
+    } catch {
+      rmSync(mnt, { recursive: true });
+      return t.skip('mount -t tmpfs is not permitted here (needs root); CI runs it');
+    }
+    t.after(() => (execFileSync('umount', ['-l', mnt]), rmSync(mnt, { recursive: true })));
+    const dir = tempDir(t);
+    const pki = makePki(dir);
+    const files = writeKpFiles(dir, pki, { name: 'alice', peers: [{ id: 'bob' }] });
+    writeKpFiles(dir, pki, { name: 'bob', peers: [{ id: 'alice' }] });
+    const keystore = join(mnt, 'alice-keystore.db');
+    const yaml = readFileSync(files.config, 'utf8');
+    writeFileSync(files.config, yaml.replace(/^keystore_path: .*$/m, `keystore_path: "${keystore}"`));
+    const check = () => runCli(['check-config', '--config', files.config], { env: files.env });
+    const remount = (how: 'ro' | 'rw') => execFileSync('mount', ['-o', `remount,${how}`, mnt]);
+
+    remount('ro');
+    const noFolder = await check();
+    assert.equal(noFolder.code, 3, noFolder.stdout);
+    assert.doesNotMatch(noFolder.stdout, /OK/);
+    assert.match(noFolder.stderr, new RegExp(`${mnt}: on a read-only file system \\(EROFS\\)`));
+    remount('rw');
+    assert.equal((await check()).code, 0);
+    const kp = await startKp(files.config, { env: files.env });
+    await kp.stop();
+    remount('ro');
+    const ro = await check();
+    assert.equal(ro.code, 3, ro.stdout);
+    assert.doesNotMatch(ro.stdout, /OK/);
+    for (const p of [keystore, `${keystore}.spent`, mnt])
+      assert.match(ro.stderr, new RegExp(`${p}: on a read-only file system \\(EROFS\\); serve writes`));
+    remount('rw');
+    const ok = await check();
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /keystore {8}.*master key OK/);
   });
 
   it('check-config and keystore stats check the master key against the keystore, read-only', async (t) => {

@@ -9,9 +9,10 @@ import { ConfigError } from '../src/errors.js';
 import { masterKeyFromEnv, newMasterKeyHex, type MasterKey } from '../src/keystore/master-key.js';
 import { HEADER_BYTES, SLOT_BYTES, newHeader } from '../src/keystore/slots.js';
 import { FileKeyStore, type FileKeyStoreOptions } from '../src/keystore/store.js';
-import { DuplicateKeyIdError, StoreFullError } from '../src/keystore/types.js';
+import { DuplicateKeyIdError, StoreFullError, StoreUnavailableError } from '../src/keystore/types.js';
 import type { KeyId } from '../src/skip/key-id.js';
 import type { SystemId } from '../src/skip/system-id.js';
+import { CrashDisk, type DiskFault } from './helpers/crash-disk.js';
 import { tempDir } from './helpers/tmp.js';
 
 const raw = (): MasterKey => ({ kind: 'raw', key: Buffer.from(newMasterKeyHex(), 'hex') });
@@ -71,6 +72,7 @@ describe('keystore', () => {
     const sealed = readFileSync(path).subarray(HEADER_BYTES, HEADER_BYTES + SLOT_BYTES);
     assert.ok(!readFileSync(path).includes(key), 'plaintext key on disk');
     await store.take(k, BOB);
+    await store.settled(); // the slot is wiped after the key is handed out
     const after = readFileSync(path);
     assert.ok(!after.includes(key), 'key bytes in the file after take');
     assert.ok(!after.includes(sealed.subarray(0, 64)), 'the sealed slot is still in the file');
@@ -112,6 +114,7 @@ describe('keystore', () => {
     for (const k of ids) await store.put(k, randomBytes(32), BOB);
     assert.equal(statSync(path).size, HEADER_BYTES + 16 * SLOT_BYTES);
     for (const k of ids) await store.take(k, BOB);
+    await store.settled();
     for (const k of Array.from({ length: 16 }, id)) await store.put(k, randomBytes(32), BOB);
     assert.equal(statSync(path).size, HEADER_BYTES + 16 * SLOT_BYTES, 'freed slots were not reused');
     assert.deepEqual(store.stats().slots, 16);
@@ -317,6 +320,87 @@ describe('keystore', () => {
     });
     t.after(() => again.store.close());
     assert.equal((await again.store.take(k, BOB)).kind, 'ok');
+  });
+});
+
+const refused = (code: string, during: 'put' | 'take') => (e: unknown) =>
+  e instanceof StoreUnavailableError && e.code === code && e.during === during;
+
+describe('keystore on a full, failing or read-only disk', () => {
+  const onDisk = (disk: CrashDisk) => open({ path: 'ks', master: raw(), fs: disk });
+
+  for (const fault of ['EROFS', 'EIO'] as DiskFault[]) {
+    it(`keeps a key whose take the disk refuses (${fault}) takeable, and refuses puts meanwhile`, async () => {
+      const disk = new CrashDisk();
+      const { store } = await onDisk(disk);
+      const [k, other] = [id(), id()];
+      const key = randomBytes(32);
+      await store.put(k, key, BOB);
+      disk.fault = fault;
+      await assert.rejects(store.take(k, BOB), refused(fault, 'take'));
+      await assert.rejects(store.take(k, BOB), refused(fault, 'take'), 'the key left after a failed take');
+      await assert.rejects(store.put(other, randomBytes(32), BOB), refused(fault, 'put'));
+      assert.equal(store.stats().used, 1);
+      disk.fault = undefined;
+      const got = await store.take(k, BOB);
+      assert.ok(got.kind === 'ok' && got.key.equals(key), 'the key was lost to a failed take');
+      assert.deepEqual(await store.take(k, BOB), { kind: 'not-found' });
+      await store.put(other, randomBytes(32), BOB);
+      await store.close();
+    });
+  }
+
+  it('hands out every key it acknowledged on a full disk (ENOSPC), and refuses keys it has no room for', async () => {
+    const disk = new CrashDisk();
+    const { store } = await onDisk(disk);
+    const first = id();
+    await store.put(first, randomBytes(32), BOB);
+    assert.equal((await store.take(first, BOB)).kind, 'ok');
+    await store.settled();
+    disk.freePages = 0;
+    // More takes than one page of the spent log holds: each must find its entry's room ready.
+    for (let i = 0; i < 100; i++) {
+      const k = id();
+      const key = randomBytes(32);
+      await store.put(k, key, BOB);
+      const got = await store.take(k, BOB);
+      assert.ok(got.kind === 'ok' && got.key.equals(key), `take ${i} on a full disk failed`);
+      await store.settled();
+    }
+    // Held keys need slots: the slots' page fills, then puts are refused and nothing is lost.
+    const held = new Map<KeyId, Buffer>();
+    for (;;) {
+      const k = id();
+      const key = randomBytes(32);
+      try {
+        await store.put(k, key, BOB);
+      } catch (e) {
+        assert.ok(refused('ENOSPC', 'put')(e), String(e));
+        break;
+      }
+      held.set(k, key);
+      assert.ok(held.size < 1000, 'a full disk never refused a put');
+    }
+    assert.ok(held.size > 0);
+    for (const [k, key] of held) {
+      const got = await store.take(k, BOB);
+      assert.ok(got.kind === 'ok' && got.key.equals(key), 'an acknowledged key was lost');
+    }
+    await store.close();
+  });
+
+  it('refuses a put when the spent log has no room for its take, and holds nothing', async () => {
+    const disk = new CrashDisk();
+    disk.freePages = 2; // the keystore header and the spent log's first page
+    const { store } = await onDisk(disk);
+    const k = id();
+    await assert.rejects(store.put(k, randomBytes(32), BOB), refused('ENOSPC', 'put'));
+    assert.equal(store.stats().used, 0);
+    assert.deepEqual(store.heldPerRemote(), new Map());
+    disk.freePages = Infinity;
+    await store.put(k, randomBytes(32), BOB);
+    assert.equal((await store.take(k, BOB)).kind, 'ok');
+    await store.close();
   });
 });
 

@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { FileKeyStore } from '../keystore/store.js';
+import { checkKeystoreWritable } from '../keystore/writable.js';
 import { masterKeyFromEnv, wipeMasterKey } from '../keystore/master-key.js';
 import { ConfigError } from '../errors.js';
 import { describeExposure, exposedSecretFiles } from '../secret-files.js';
@@ -51,6 +52,7 @@ Prints OK only after every check passed; exit 3 names the file and the problem.`
     } finally {
       wipeMasterKey(master);
     }
+    checkKeystoreWritable(config.keystore_path);
     const warnings = [
       ...tls.warnings,
       ...exposedSecretFiles(config, process.env.KEYSTORE_MASTER_KEY_FILE).map(describeExposure),

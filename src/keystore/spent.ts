@@ -11,6 +11,13 @@
 //   all zeros = free; else tag (16) = HMAC(spent key, "keyId" || keyId) truncated, u64 until ms,
 //   then a 16-byte HMAC over file id || u32 index || tag || until; the rest zero.
 //   An entry whose time has passed is free; an entry that fails its MAC is ignored and reported.
+//
+// Room: a take must not be refused for want of disk space, so the log holds a written (not
+// sparse) free entry for every key the keystore holds. The file grows by writing zeros, open
+// rewrites the free entries (filling holes left by a truncate), and the keystore reserves an
+// entry with each put (`reserve`) that its take then uses (`record`). Node has no fallocate;
+// writing the bytes is what makes a file system allocate them (ext4, XFS, tmpfs). A
+// copy-on-write file system (btrfs, ZFS) may still need room to overwrite: docs/security.md.
 
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { ConfigError } from '../errors.js';
@@ -26,6 +33,8 @@ const MAGIC = Buffer.from('SKIPSPv1');
 const MAC = 16;
 /** Entries added each time the file grows (64 KiB). */
 const GROW_ENTRIES = 1024;
+/** Entries rewritten per write when open fills the free entries (4 KiB). */
+const FILL_ENTRIES = 64;
 
 export const spentPath = (keystorePath: string): string => `${keystorePath}.spent`;
 const entryOffset = (i: number): number => SPENT_HEADER_BYTES + i * SPENT_ENTRY_BYTES;
@@ -56,6 +65,10 @@ export class SpentLog {
   private readonly entries = new Map<string, { index: number; untilMs: number }>();
   private readonly places: FreeList;
   private readonly syncer: GroupSync;
+  /** Free entries promised to held keys; never more than the free entries. */
+  private reserved = 0;
+  /** Free entries that open could not rewrite (a full or failing disk); left unused. */
+  unfilled = 0;
 
   private constructor(
     private readonly file: StoreFile,
@@ -63,7 +76,10 @@ export class SpentLog {
     private readonly now: () => number,
   ) {
     this.syncer = new GroupSync(file);
-    this.places = new FreeList(file, entryOffset, GROW_ENTRIES);
+    this.places = new FreeList(file, entryOffset, GROW_ENTRIES, async (bytes, from) => {
+      await file.write(from, Buffer.alloc(bytes - from));
+      await this.syncer.sync();
+    });
   }
 
   /**
@@ -102,14 +118,14 @@ export class SpentLog {
       const h = await file.read(0, SPENT_HEADER_BYTES);
       if (h.length !== SPENT_HEADER_BYTES || !timingSafeEqual(h, header(keys)))
         throw refuse('this spent log belongs to another keystore, or is damaged');
-      return { log, report: await log.load() };
+      return { log, report: await log.load(readOnly) };
     } catch (e) {
       await file.close();
       throw e;
     }
   }
 
-  private async load(): Promise<SpentOpenReport> {
+  private async load(readOnly: boolean): Promise<SpentOpenReport> {
     const size = await this.file.size();
     const capacity = Math.max(0, Math.floor((size - SPENT_HEADER_BYTES) / SPENT_ENTRY_BYTES));
     const data = await this.file.read(SPENT_HEADER_BYTES, capacity * SPENT_ENTRY_BYTES);
@@ -125,8 +141,34 @@ export class SpentLog {
       else if (!ok && e.some((b) => b !== 0)) corrupt++;
     }
     const used = new Set([...this.entries.values()].map((e) => e.index));
-    this.places.reset(capacity, (i) => !used.has(i));
+    const unusable = readOnly ? new Set<number>() : await this.fill(data, capacity, used);
+    data.fill(0);
+    this.places.reset(capacity, (i) => !used.has(i) && !unusable.has(i));
+    this.unfilled = unusable.size;
     return { spent: this.entries.size, corrupt };
+  }
+
+  /** Rewrites every free entry with zeros, so each is allocated on disk; returns the free
+   * entries whose rewrite failed. Entries in force are written back unchanged. */
+  private async fill(data: Buffer, capacity: number, used: Set<number>): Promise<Set<number>> {
+    const failed = new Set<number>();
+    for (let first = 0; first < capacity; first += FILL_ENTRIES) {
+      const count = Math.min(FILL_ENTRIES, capacity - first);
+      const chunk = Buffer.from(
+        data.subarray(first * SPENT_ENTRY_BYTES, (first + count) * SPENT_ENTRY_BYTES),
+      );
+      for (let i = 0; i < count; i++)
+        if (!used.has(first + i)) chunk.fill(0, i * SPENT_ENTRY_BYTES, (i + 1) * SPENT_ENTRY_BYTES);
+      try {
+        await this.file.write(entryOffset(first), chunk);
+      } catch {
+        for (let i = first; i < first + count; i++) if (!used.has(i)) failed.add(i);
+      } finally {
+        chunk.fill(0);
+      }
+    }
+    if (capacity > failed.size) await this.syncer.sync();
+    return failed;
   }
 
   private entryMac(index: number, tag: Buffer, until: Buffer): Buffer {
@@ -149,19 +191,48 @@ export class SpentLog {
     return this.entries.size;
   }
 
-  /** Records `keyId` as handed out until `untilMs`; durable when it resolves. */
+  /**
+   * Promises one free entry, written on disk, to a key about to be held: grows the file (by
+   * writing zeros) when every free entry is promised. Rejects when the disk has no room.
+   */
+  async reserve(): Promise<void> {
+    while (this.places.freeCount <= this.reserved) await this.places.growOnce();
+    this.reserved++;
+  }
+
+  /** Gives back the entry promised to a key that leaves without a take (expired, or not stored). */
+  unreserve(): void {
+    if (this.reserved > 0) this.reserved--;
+  }
+
+  /**
+   * Records `keyId` as handed out until `untilMs`, in an entry reserved for it. Durable when it
+   * resolves; `has` is true only from then on. On a rejection the reservation stands, and the
+   * entry was overwritten with zeros if the disk allowed it.
+   */
   async record(keyId: KeyId, untilMs: number): Promise<void> {
     const tag = this.tag(keyId);
     const key = tag.toString('hex');
-    if (this.entries.has(key)) return;
+    if (this.entries.has(key)) return this.unreserve();
+    this.reserved--;
     const index = await this.places.allocate();
     const e = Buffer.alloc(SPENT_ENTRY_BYTES);
     tag.copy(e, 0);
     e.writeBigUInt64BE(BigInt(untilMs), 16);
     this.entryMac(index, tag, e.subarray(16, 24)).copy(e, 24);
+    try {
+      await this.file.write(entryOffset(index), e);
+      await this.syncer.sync();
+    } catch (err) {
+      await this.file
+        .write(entryOffset(index), Buffer.alloc(SPENT_ENTRY_BYTES))
+        .then(() => this.syncer.sync())
+        .catch(() => {});
+      this.places.release(index);
+      this.reserved++;
+      throw err;
+    }
     this.entries.set(key, { index, untilMs });
-    await this.file.write(entryOffset(index), e);
-    await this.syncer.sync();
   }
 
   /** Frees entries whose time has passed (no write: a passed entry reads as free). */

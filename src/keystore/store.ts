@@ -1,8 +1,14 @@
 // The durable keystore: one file of fixed-size encrypted slots (format in slots.ts).
 // - put: the record is written and synced before put resolves; concurrent puts share one
 //   fdatasync (group commit).
+// - put: an entry in the spent log is reserved first (spent.ts), so a key is acknowledged only
+//   when its take can be recorded; a disk that refuses either write fails the put
+//   (StoreUnavailableError), and nothing is held.
 // - take: the index entry is removed synchronously, so of any number of concurrent takes exactly
-//   one proceeds; the slot is overwritten with zeros and synced before the key is returned.
+//   one proceeds. The keyId is written to the spent log and synced; only then is the key handed
+//   out, and the slot overwritten with zeros and synced after (a slot left by a failed wipe or a
+//   crash is refused through the spent log and wiped at the next open). If the spent log cannot
+//   be written, the key goes back to the index, still takeable (StoreUnavailableError).
 // - expiry wipes unclaimed keys the same way; freed slots are reused; the file grows in chunks.
 // - open: scan every slot, rebuild the index, wipe expired, corrupt (reported) and duplicate slots,
 //   and slots whose keyId the spent log (spent.ts) says was handed out: a replayed slot or an
@@ -29,7 +35,7 @@ import {
   type OpenedHeader,
   type StoreKeys,
 } from './slots.js';
-import { DuplicateKeyIdError, StoreFullError, type KeyStore, type TakeResult } from './types.js';
+import { DuplicateKeyIdError, StoreFullError, unavailable, type KeyStore, type TakeResult } from './types.js';
 
 export interface FileKeyStoreOptions {
   path: string;
@@ -82,6 +88,8 @@ interface Entry {
   remote: SystemId;
   createdMs: number;
   expiresMs: number;
+  /** An entry of the spent log is reserved for this key's take. */
+  reserved: boolean;
 }
 
 const ZERO_SLOT = Buffer.alloc(SLOT_BYTES);
@@ -97,6 +105,10 @@ export class FileKeyStore implements KeyStore {
   /** Keys held (and being stored) per remote system, for maxHeldPerRemote. */
   private readonly perRemote = new Map<SystemId, number>();
   private readonly pending = new Set<KeyId>();
+  /** Keys whose take is recording its spent entry: out of the index, back in if that fails. */
+  private readonly taking = new Set<KeyId>();
+  /** Wipes of taken keys' slots, still running. */
+  private readonly wiping = new Set<Promise<void>>();
   private readonly slots: FreeList;
   private readonly syncer: GroupSync;
   private sweeper: NodeJS.Timeout | undefined;
@@ -254,7 +266,13 @@ export class FileKeyStore implements KeyStore {
           report.duplicatesWiped++;
           wipe.push(slot);
         } else {
-          this.index.set(r.keyId, { slot, remote: r.remote, createdMs: r.createdMs, expiresMs: r.expiresMs });
+          this.index.set(r.keyId, {
+            slot,
+            remote: r.remote,
+            createdMs: r.createdMs,
+            expiresMs: r.expiresMs,
+            reserved: false,
+          });
           this.countRemote(r.remote, 1);
         }
       }
@@ -267,11 +285,12 @@ export class FileKeyStore implements KeyStore {
     if (this.o.readOnly) return report;
     for (const slot of wipe) await this.file.write(slotOffset(slot), ZERO_SLOT);
     if (wipe.length > 0) await this.syncer.sync();
+    await this.reserveHeld();
     if (report.replayed.length > 0) {
       this.o.log?.warn('keystore replayed slots wiped', {
         path: this.o.path,
         slots: report.replayed.slice(0, 100),
-        note: 'these slots held keys already handed out: the file, or parts of it, were copied back',
+        note: 'these slots held keys already handed out: a stop before their wipe, or the file (or parts of it) copied back',
       });
     }
     if (report.corrupt.length > 0) {
@@ -283,9 +302,39 @@ export class FileKeyStore implements KeyStore {
     return report;
   }
 
+  /** Reserves a spent-log entry for every key found at open; one the disk has no room for is
+   * reserved at its take (which the disk may then refuse, leaving the key held). */
+  private async reserveHeld(): Promise<void> {
+    let short = 0;
+    let error = '';
+    for (const e of this.index.values()) {
+      if (short === 0 && this.spent) {
+        try {
+          await this.spent.reserve();
+          e.reserved = true;
+          continue;
+        } catch (err) {
+          error = (err as NodeJS.ErrnoException).code ?? errorMessage(err);
+        }
+      }
+      short++;
+    }
+    const unfilled = this.spent?.unfilled ?? 0;
+    if (short > 0 || unfilled > 0) {
+      this.o.log?.warn('keystore spent log short of room', {
+        path: spentPath(this.o.path),
+        keysWithoutRoom: short,
+        entriesNotWritten: unfilled,
+        ...(error && { error }),
+        note: 'takes of these keys need room on the disk; new keys are refused (503) until there is',
+      });
+    }
+  }
+
   async put(keyId: KeyId, key: Buffer, remote: SystemId): Promise<void> {
     this.assertWritable();
-    if (this.index.has(keyId) || this.pending.has(keyId)) throw new DuplicateKeyIdError(keyId);
+    if (this.index.has(keyId) || this.pending.has(keyId) || this.taking.has(keyId))
+      throw new DuplicateKeyIdError(keyId);
     if (this.spent?.has(keyId)) throw new DuplicateKeyIdError(keyId, 'delivered');
     const max = this.o.maxHeldPerRemote;
     if (max !== undefined && (this.perRemote.get(remote) ?? 0) >= max) throw new StoreFullError(remote, max);
@@ -294,8 +343,12 @@ export class FileKeyStore implements KeyStore {
       throw new StoreFullError(remote, total, 'all');
     this.pending.add(keyId);
     this.countRemote(remote, 1);
+    let reserved = false;
     let stored = false;
     try {
+      // Room for the take's spent entry before the key is acknowledged.
+      await this.spent?.reserve();
+      reserved = this.spent !== undefined;
       const slot = await this.slots.allocate();
       const createdMs = this.now();
       const expiresMs = createdMs + this.o.ttlMs;
@@ -308,11 +361,16 @@ export class FileKeyStore implements KeyStore {
         await this.wipe(slot).catch(() => {});
         throw e;
       }
-      this.index.set(keyId, { slot, remote, createdMs, expiresMs });
+      this.index.set(keyId, { slot, remote, createdMs, expiresMs, reserved });
       stored = true;
+    } catch (e) {
+      throw unavailable(e, 'put');
     } finally {
       this.pending.delete(keyId);
-      if (!stored) this.countRemote(remote, -1);
+      if (!stored) {
+        this.countRemote(remote, -1);
+        if (reserved) this.spent?.unreserve();
+      }
     }
   }
 
@@ -321,28 +379,69 @@ export class FileKeyStore implements KeyStore {
     const e = this.index.get(keyId);
     if (!e) return { kind: 'not-found' };
     if (e.remote !== remote) return { kind: 'wrong-remote' };
-    // From here on no other take can see this key.
+    // From here on no other take can see this key (until it comes back, if the take fails).
     this.index.delete(keyId);
-    this.countRemote(e.remote, -1);
     if (e.expiresMs <= this.now()) {
       this.expiredTotal++;
-      await this.wipe(e.slot);
+      this.forget(e);
+      await this.wipe(e.slot).catch(() => {});
       return { kind: 'not-found' };
     }
-    const c = openSlot(this.keys, e.slot, await this.file.read(slotOffset(e.slot), SLOT_BYTES));
-    if (c.kind !== 'record' || c.record.keyId !== keyId) {
-      await this.wipe(e.slot).catch(() => {});
-      throw new Error(`keystore slot ${e.slot} no longer holds keyId ${keyId}`);
-    }
+    this.taking.add(keyId);
+    let key: Buffer | undefined;
+    let gone = false;
     try {
-      // Both durable before the key leaves: the slot is zeros, and the spent log remembers the
-      // keyId, so no copy of the slot can be served again.
-      await Promise.all([this.wipe(e.slot), this.spent?.record(keyId, this.now() + this.o.ttlMs)]);
+      const c = openSlot(this.keys, e.slot, await this.file.read(slotOffset(e.slot), SLOT_BYTES));
+      if (c.kind !== 'record' || c.record.keyId !== keyId) {
+        gone = true;
+        this.forget(e);
+        await this.wipe(e.slot).catch(() => {});
+        throw new Error(`keystore slot ${e.slot} no longer holds keyId ${keyId}`);
+      }
+      key = c.record.key;
+      if (!e.reserved && this.spent) {
+        await this.spent.reserve();
+        e.reserved = true;
+      }
+      // Durable before the key leaves: no copy of the slot can be served again.
+      await this.spent?.record(keyId, this.now() + this.o.ttlMs);
     } catch (err) {
-      c.record.key.fill(0);
-      throw err;
+      key?.fill(0);
+      if (gone) throw err;
+      this.index.set(keyId, e);
+      throw unavailable(err, 'take');
+    } finally {
+      this.taking.delete(keyId);
     }
-    return { kind: 'ok', key: c.record.key };
+    this.countRemote(e.remote, -1);
+    this.wipeAfterTake(e.slot);
+    return { kind: 'ok', key };
+  }
+
+  /** Counts out a key that leaves the store without a take. */
+  private forget(e: Entry): void {
+    this.countRemote(e.remote, -1);
+    if (e.reserved) this.spent?.unreserve();
+  }
+
+  /** The slot of a taken key: zeros and synced soon after the key is handed out. */
+  private wipeAfterTake(slot: number): void {
+    const done: Promise<void> = this.wipe(slot)
+      .catch((err: unknown) => {
+        this.o.log?.warn('keystore slot wipe failed', {
+          path: this.o.path,
+          slot,
+          error: (err as NodeJS.ErrnoException).code ?? errorMessage(err),
+          note: 'the key was delivered and the spent log refuses the slot; it is wiped at the next start',
+        });
+      })
+      .finally(() => this.wiping.delete(done));
+    this.wiping.add(done);
+  }
+
+  /** Resolves once the wipes of taken keys' slots have finished. */
+  async settled(): Promise<void> {
+    while (this.wiping.size > 0) await Promise.all(this.wiping);
   }
 
   /** Wipes every expired key; returns how many. */
@@ -353,7 +452,7 @@ export class FileKeyStore implements KeyStore {
     const expired = [...this.index.entries()].filter(([, e]) => e.expiresMs <= now);
     for (const [id, e] of expired) {
       this.index.delete(id);
-      this.countRemote(e.remote, -1);
+      this.forget(e);
     }
     this.expiredTotal += expired.length;
     await Promise.all(expired.map(([, e]) => this.wipe(e.slot)));
@@ -390,6 +489,7 @@ export class FileKeyStore implements KeyStore {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.sweeper);
+    await this.settled();
     await this.syncer.idle();
     await this.spent?.close();
     wipeKeys(this.keys);

@@ -14,14 +14,16 @@ export interface KeyStore {
   /**
    * Stores a copy of `key` bound to `remote`. Resolves once stored; rejects with
    * DuplicateKeyIdError if the keyId is already held, or was handed out within the key TTL (a
-   * replayed exchange); with StoreFullError when `remote` has its maximum of keys waiting.
+   * replayed exchange); with StoreFullError when `remote` has its maximum of keys waiting; with
+   * StoreUnavailableError when the disk refuses the key or the room for its take.
    * The caller still owns and wipes `key`.
    */
   put(keyId: KeyId, key: Buffer, remote: SystemId): Promise<void>;
   /**
-   * One-time retrieval (draft §4.2.2): exactly one caller gets the key, and the store's copy is
-   * wiped before it resolves. The caller owns the returned buffer and wipes it. A take by the
-   * wrong remote system changes nothing.
+   * One-time retrieval (draft §4.2.2): exactly one caller gets the key; its delivery is durable
+   * (the store refuses every copy of it) before it resolves, and the store's copy is wiped after.
+   * Rejects with StoreUnavailableError when the disk refuses, the key still held. The caller
+   * owns the returned buffer and wipes it. A take by the wrong remote system changes nothing.
    */
   take(keyId: KeyId, remote: SystemId): Promise<TakeResult>;
   /** Health: resolves when the store can still make writes durable. */
@@ -59,4 +61,26 @@ export class StoreFullError extends Error {
     );
     this.name = 'StoreFullError';
   }
+}
+
+/** The disk refused a write or a sync (full, failing or read-only): nothing was stored or taken;
+ * a key the store held is still held. Answered with 503 and Retry-After. */
+export class StoreUnavailableError extends Error {
+  constructor(
+    /** The errno code (ENOSPC, EIO, EROFS, ...) or the message of the failure. */
+    readonly code: string,
+    readonly during: 'put' | 'take',
+  ) {
+    super(`the keystore cannot ${during === 'put' ? 'store a key' : 'record a delivery'} now (${code})`);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+/** Seconds a router or a peer is told to wait after a StoreUnavailableError. */
+export const STORE_RETRY_S = 10;
+
+/** A StoreUnavailableError for an I/O failure (an error with an errno code); other errors as they are. */
+export function unavailable(e: unknown, during: 'put' | 'take'): unknown {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' && /^E[A-Z]+$/.test(code) ? new StoreUnavailableError(code, during) : e;
 }

@@ -8,7 +8,13 @@ import { errorMessage } from '../errors.js';
 import { admission, type AdmissionState } from '../http/admission.js';
 import { errorReply, send, type Reply } from '../http/respond.js';
 import { HttpError } from '../errors.js';
-import { DuplicateKeyIdError, StoreFullError, type KeyStore } from '../keystore/types.js';
+import {
+  DuplicateKeyIdError,
+  STORE_RETRY_S,
+  StoreFullError,
+  StoreUnavailableError,
+  type KeyStore,
+} from '../keystore/types.js';
 import type { PreparedPrivate } from '../kem/mlkem.js';
 import type { Metrics } from '../admin/metrics.js';
 import { clip, type Logger } from '../log.js';
@@ -146,6 +152,15 @@ async function handle(req: IncomingMessage, deps: PeerServerDeps): Promise<Reply
         deps.metrics?.heldKeysRefused.inc({ remote: remote.id });
         deps.log.warn('key refused: too many uncollected keys', { from: remote.id, max: e.max });
         throw new HttpError(503, e.message, { 'Retry-After': String(HELD_KEYS_RETRY_S) });
+      }
+      if (e instanceof StoreUnavailableError) {
+        deps.log.warn('keystore unavailable', {
+          during: 'put',
+          keyId: x.keyId,
+          from: remote.id,
+          error: e.code,
+        });
+        throw new HttpError(503, e.message, { 'Retry-After': String(STORE_RETRY_S) });
       }
       if (e instanceof DuplicateKeyIdError) {
         if (e.reason === 'delivered')

@@ -7,6 +7,7 @@ import { parseDecimal, parseQuery, type Query } from '../http/query.js';
 import type { Reply } from '../http/respond.js';
 import type { SkipRequest } from '../http/router.js';
 import { clip } from '../log.js';
+import { STORE_RETRY_S, StoreUnavailableError } from '../keystore/types.js';
 import { PeerBusyError, PeerRefusedError, PeerUnreachableError } from '../peer/agreement.js';
 import type { SkipDeps } from './deps.js';
 import { newKeyId, parseKeyId } from './key-id.js';
@@ -101,6 +102,12 @@ export async function getKey(deps: SkipDeps, req: SkipRequest): Promise<Reply> {
   try {
     result = await deps.store.take(keyId, remote.id);
   } catch (e) {
+    if (e instanceof StoreUnavailableError) {
+      deps.log.warn('keystore unavailable', { during: 'take', keyId, remote: remote.id, error: e.code });
+      throw new HttpError(503, `${e.message}; the key is still held: retry in ${STORE_RETRY_S} s`, {
+        'Retry-After': String(STORE_RETRY_S),
+      });
+    }
     deps.log.error('keystore take failed', { keyId, remote: remote.id, error: errorMessage(e) });
     throw new HttpError(500, 'internal error while reading or zeroizing the key');
   }
