@@ -23,6 +23,9 @@ export type { Config, RemoteSystemConfig } from './config/types.js';
 export const KEY_BITS = { min: 128, max: 256, default: 256 } as const;
 /** How long a key agreed by a peer waits for its encryptor, in seconds (default one hour). */
 export const KEY_TTL_SECONDS = { min: 10, max: 604_800, default: 3_600 } as const;
+/** After a reload brings a new own ML-KEM pair, how long the previous private key is still tried
+ * (default one hour: time to copy the new public key to every peer and reload them; 0: never). */
+export const KEM_KEY_GRACE_SECONDS = { min: 0, max: 604_800, default: 3_600 } as const;
 /** Uncollected keys held per remote system (finding 10): ~1 KB of memory and a 512-byte slot each. */
 export const MAX_HELD_KEYS = { min: 1, max: 1_000_000, default: 10_000 } as const;
 /** All uncollected keys: the index of 50,000 is ~10 MiB, inside the executable's 32 MiB heap. */
@@ -64,6 +67,11 @@ const TOP: Record<string, Field | 'remotes'> = {
   port: { kind: 'port', default: 443 },
   mtls_port: { kind: 'port', default: 8443 },
   key_ttl_seconds: { kind: 'seconds', default: KEY_TTL_SECONDS.default, range: KEY_TTL_SECONDS },
+  kem_key_grace_seconds: {
+    kind: 'seconds',
+    default: KEM_KEY_GRACE_SECONDS.default,
+    range: KEM_KEY_GRACE_SECONDS,
+  },
   admin_host: { kind: 'string', default: '127.0.0.1' },
   admin_port: { kind: 'port' },
   encryptor_identities: { kind: 'strings' },

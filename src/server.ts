@@ -21,6 +21,7 @@ import type { KeyAgreement } from './peer/agreement.js';
 import { PeerClient } from './peer/client.js';
 import { PEER_SUITES, createPeerServer } from './peer/server.js';
 import { loadPrivateKey } from './kem/keys.js';
+import { OwnKemKeys } from './kem/own-keys.js';
 import { selectBackend, type KemBackend } from './kem/mlkem.js';
 import { capabilities } from './skip/capabilities.js';
 import type { SkipDeps } from './skip/deps.js';
@@ -51,8 +52,9 @@ export interface RunningServer {
   readonly peer: { host: string; port: number };
   readonly admin?: { host: string; port: number };
   /**
-   * SIGHUP: re-read the PSK file (on any problem the old table stays and the problems are logged)
-   * and the peers' ML-KEM public keys (read again on next use).
+   * SIGHUP: re-read the PSK file, this KP's own ML-KEM pair (a new pair becomes current, the
+   * previous private key is still tried for kem_key_grace_seconds) and the peers' ML-KEM public
+   * keys. Whatever does not load is logged and the old one kept; false if anything did not load.
    */
   reload(): boolean;
   close(): Promise<void>;
@@ -84,19 +86,29 @@ export async function startServer(config: Config, opts: StartOptions): Promise<R
           }),
       };
   const kem = opts.kem ?? selectBackend('auto');
-  const kemKey = loadPrivateKey(config.kem_priv_key_path, kem, config.kem_pub_key_path);
+  const kemKeys = new OwnKemKeys(
+    loadPrivateKey(config.kem_priv_key_path, kem, config.kem_pub_key_path),
+    config.kem_key_grace_seconds * 1000,
+  );
   const metrics = new Metrics();
   let store: KeyStore;
   try {
     store = opts.store ?? (await openKeystore(config, opts.masterKey, log));
   } catch (e) {
     psk?.close();
-    kemKey.wipe();
+    kemKeys.wipe();
     throw e;
   }
   const peerClient = opts.agreement
     ? undefined
-    : new PeerClient({ localSystemId: config.localSystemID, material, kem, log, metrics });
+    : new PeerClient({
+        localSystemId: config.localSystemID,
+        material,
+        certfile: config.certfile,
+        kem,
+        log,
+        metrics,
+      });
   const agreement = opts.agreement ?? peerClient!;
   const quota = new IdentityQuota({
     max: config.max_held_keys_per_identity,
@@ -141,7 +153,7 @@ export async function startServer(config: Config, opts: StartOptions): Promise<R
     localSystemId: config.localSystemID,
     remotes,
     store,
-    kemKey,
+    kemKeys,
     material,
     limits,
     log,
@@ -191,7 +203,7 @@ export async function startServer(config: Config, opts: StartOptions): Promise<R
   const closeAll = async (): Promise<void> => {
     await Promise.all(servers.map((s) => closeServer(s)));
     agreement.close();
-    kemKey.wipe();
+    kemKeys.wipe();
     await store.close();
     psk?.close();
   };
@@ -244,16 +256,18 @@ export async function startServer(config: Config, opts: StartOptions): Promise<R
     ...(adminPort !== undefined && { admin: { host: config.admin_host, port: adminPort } }),
     log,
     reload() {
+      const ownOk = reloadOwnPair(config, kem, kemKeys, log);
+      let peersOk = true;
       if (peerClient) {
-        peerClient.reload();
-        log.info('peer keys reloaded', {
-          note: "each peer's ML-KEM public key is read again at its next exchange",
-        });
+        const { loaded, problems } = peerClient.reload(remotes.concrete().map((r) => r.pubkeyPath));
+        for (const p of problems) log.error('peer key reload failed', { ...p });
+        log.info('peer keys reloaded', { loaded, failed: problems.length });
+        peersOk = problems.length === 0;
       }
-      if (!psk) return true;
+      if (!psk) return ownOk && peersOk;
       try {
         log.info('psk reloaded', { identities: psk.reload() });
-        return true;
+        return ownOk && peersOk;
       } catch (e) {
         const problems = e instanceof ConfigError ? e.problems : [errorMessage(e)];
         log.error('psk reload failed', { problems, kept: psk.size });
@@ -262,6 +276,32 @@ export async function startServer(config: Config, opts: StartOptions): Promise<R
     },
     close: closeAll,
   };
+}
+
+/** SIGHUP for this KP's own ML-KEM pair: a broken or mismatched pair is refused, the old kept. */
+function reloadOwnPair(config: Config, kem: KemBackend, keys: OwnKemKeys, log: Logger): boolean {
+  let next;
+  try {
+    next = loadPrivateKey(config.kem_priv_key_path, kem, config.kem_pub_key_path);
+  } catch (e) {
+    const problems = e instanceof ConfigError ? e.problems : [errorMessage(e)];
+    log.error('own key pair reload failed', {
+      problems,
+      note: 'the key pair loaded before is kept; peers must keep the public key they have',
+    });
+    return false;
+  }
+  const swap = keys.replace(next);
+  if (!swap.changed) {
+    log.info('own key pair unchanged', { file: config.kem_pub_key_path });
+    return true;
+  }
+  log.info('own key pair replaced', {
+    file: config.kem_pub_key_path,
+    previousKeyAcceptedUntil: swap.previousUntil?.toISOString() ?? 'no longer (kem_key_grace_seconds 0)',
+    next: `copy ${config.kem_pub_key_path} to every peer KP (its pubkey_path for ${config.localSystemID}) and reload it`,
+  });
+  return true;
 }
 
 async function openKeystore(config: Config, master: MasterKey | undefined, log: Logger): Promise<KeyStore> {

@@ -13,9 +13,10 @@ export const serve: Command = {
   summary: 'Run the Key Provider: encryptor API (TLS-PSK or certificates), peer link (mTLS).',
   synopsis: '--config FILE [--host ADDR] [--port PORT] [--log-level LEVEL]',
   about: `Run the Key Provider: the encryptor API over TLS-PSK (or certificates) and the peer
-listener over mutual TLS. Logs are JSON lines on stdout. SIGHUP re-reads the PSK file and
-the peers' public keys; SIGTERM and SIGINT stop it. "skip-server --config FILE" is the same
-(the reference Key Provider's form).`,
+listener over mutual TLS. Logs are JSON lines on stdout. SIGHUP re-reads the PSK file, this
+KP's own ML-KEM pair (the previous private key is still accepted for kem_key_grace_seconds)
+and the peers' public keys, keeping whatever is broken as it was; SIGTERM and SIGINT stop it.
+"skip-server --config FILE" is the same (the reference Key Provider's form).`,
   options: {
     ...CONFIG_OPTION,
     host: { type: 'string', arg: 'ADDR', help: 'bind address for the encryptor listener (overrides "host")' },

@@ -34,6 +34,8 @@ export interface Config {
   port: number;
   mtls_port: number;
   key_ttl_seconds: number;
+  /** After SIGHUP loads a new own ML-KEM pair: seconds the previous private key is still tried. */
+  kem_key_grace_seconds: number;
   admin_host: string;
   admin_port?: number;
   /** Certificate mode: the certificate identities (DNS/IP SAN, else CN) that may act as encryptors. */

@@ -20,6 +20,7 @@ import {
 import { ConfigError, errorCode, errorMessage } from '../errors.js';
 import { ekOf, noble, type KemBackend } from './mlkem.js';
 import { encodePrivatePem, encodePublicPem } from './pem.js';
+import { replaceFiles } from './replace-files.js';
 
 /** Writes `data` to `path` through a synced temporary file and a rename: never a half-written file. */
 export function writeFileAtomic(path: string, data: Uint8Array, mode: number): void {
@@ -75,8 +76,11 @@ export function generateKeyFiles(
     if (!kem.publicFromSeed(seed).equals(ek))
       throw new Error(`${kem.name} ML-KEM and @noble/post-quantum derive different keys from one seed`);
     pem = encodePrivatePem({ seed, expanded: dk }, form);
-    writeFileAtomic(privPath, pem, 0o600);
-    writeFileAtomic(pubPath, encodePublicPem(ek), 0o644);
+    // A replaced pair keeps the owner, group and mode of the files the service reads.
+    replaceFiles([
+      { path: privPath, data: pem, mode: 0o600, secret: true },
+      { path: pubPath, data: encodePublicPem(ek), mode: 0o644 },
+    ]);
     return ek;
   } finally {
     seed.fill(0);

@@ -47,3 +47,38 @@ export class PeerBusyError extends Error {
     this.name = 'PeerBusyError';
   }
 }
+
+/** A file of this KP's own for the peer link is unusable (its certificate is out of its validity
+ * period, its copy of the peer's public key does not load): 500, and the log names the file. */
+export class LocalPeerLinkError extends Error {
+  constructor(
+    readonly peer: string,
+    readonly file: string,
+    readonly problem: string,
+  ) {
+    super(`peer link to "${peer}" broken here: ${file}: ${problem}`);
+    this.name = 'LocalPeerLinkError';
+  }
+}
+
+/** The peer's TLS refused this KP's certificate (it sent an alert about it): 502. */
+export class PeerCertificateRefusedError extends Error {
+  constructor(
+    readonly peer: string,
+    reason: string,
+  ) {
+    super(`peer KP "${peer}" refused this KP's certificate: ${reason}`);
+    this.name = 'PeerCertificateRefusedError';
+  }
+}
+
+/** TLS with the peer failed otherwise (its certificate refused here, no common suite): 502. */
+export class PeerTlsError extends Error {
+  constructor(
+    readonly peer: string,
+    reason: string,
+  ) {
+    super(`TLS with peer KP "${peer}" failed: ${reason}`);
+    this.name = 'PeerTlsError';
+  }
+}

@@ -19,13 +19,24 @@ import type { KeyId } from '../skip/key-id.js';
 import type { ResolvedRemote } from '../skip/remote-ids.js';
 import type { TlsMaterial } from '../tls/files.js';
 import { certMatches } from '../tls/identity.js';
-import { PeerBusyError, PeerRefusedError, PeerUnreachableError, type KeyAgreement } from './agreement.js';
+import {
+  LocalPeerLinkError,
+  PeerBusyError,
+  PeerCertificateRefusedError,
+  PeerRefusedError,
+  PeerTlsError,
+  PeerUnreachableError,
+  type KeyAgreement,
+} from './agreement.js';
+import { linkFailure } from './link-failure.js';
 import { EXCHANGE_PATH, confirmTag, exchangeBody } from './protocol.js';
 import { PEER_SUITES } from './server.js';
 
 export interface PeerClientOptions {
   localSystemId: string;
   material: TlsMaterial;
+  /** Where `material.cert` came from, for errors about it. */
+  certfile: string;
   kem: KemBackend;
   log: Logger;
   /** Whole exchange, connect to answer. */
@@ -42,16 +53,32 @@ const MAX_RETRY_AFTER_S = 3_600;
 
 const agentName = (remote: ResolvedRemote): string => `${remote.id}|${remote.ip}|${remote.mtlsPort}`;
 
+/** After the handshake, how long the health probe waits for the server's verdict on our
+ * certificate when no session ticket comes. */
+const VERDICT_MS = 300;
+const CERT_REFUSED = 'certificate refused by the peer';
+
 /** Peer public keys cached by path; bounded so a glob entry with thousands of spokes stays small. */
 const MAX_CACHED_KEYS = 4_096;
 
+/** A peer public key file SIGHUP could not load. */
+export interface PeerKeyProblem {
+  file: string;
+  problem: string;
+  /** The key read from it before is still used. */
+  kept: boolean;
+}
+
 export class PeerClient implements KeyAgreement {
   private readonly agents = new Map<string, Agent>();
-  private readonly keys = new Map<string, PreparedPublic>();
+  private keys = new Map<string, PreparedPublic>();
+  private readonly certValid: { from: number; to: number };
   /** Exchanges under way (or queued in the agent) per peer connection target. */
   private readonly inFlight = new Map<string, number>();
 
-  constructor(private readonly o: PeerClientOptions) {}
+  constructor(private readonly o: PeerClientOptions) {
+    this.certValid = { from: Date.parse(o.material.notBefore), to: Date.parse(o.material.notAfter) };
+  }
 
   async agree(remote: ResolvedRemote, keyId: KeyId, bytes: number): Promise<Buffer> {
     // Bounded queue per peer: the 5 s exchange timeout then never hides an unbounded wait.
@@ -70,11 +97,20 @@ export class PeerClient implements KeyAgreement {
   }
 
   private async exchange(remote: ResolvedRemote, keyId: KeyId, bytes: number): Promise<Buffer> {
+    // Our own certificate out of its validity period would only show as the peer's TLS alert.
+    const now = Date.now();
+    if (now >= this.certValid.to || now < this.certValid.from) {
+      const problem =
+        now >= this.certValid.to
+          ? `this KP's peer-link certificate expired on ${this.o.material.notAfter}; sign a new one and restart`
+          : `this KP's peer-link certificate is not valid before ${this.o.material.notBefore}`;
+      throw new LocalPeerLinkError(remote.id, this.o.certfile, problem);
+    }
     let peerKey: PreparedPublic;
     try {
       peerKey = this.publicKey(remote.pubkeyPath);
     } catch (e) {
-      throw new PeerUnreachableError(remote.id, `its ML-KEM public key cannot be loaded: ${errorMessage(e)}`);
+      throw new LocalPeerLinkError(remote.id, remote.pubkeyPath, errorMessage(e));
     }
     const { ciphertext, sharedSecret } = peerKey.encapsulate();
     try {
@@ -98,9 +134,25 @@ export class PeerClient implements KeyAgreement {
     }
   }
 
-  /** SIGHUP: peer public keys are read again on next use. */
-  reload(): void {
-    this.keys.clear();
+  /**
+   * SIGHUP: reads again the public keys at `paths` (the exactly named peers') and every one in
+   * use. A file that does not load keeps the key read from it before, if any; it is reported.
+   */
+  reload(paths: readonly string[]): { loaded: number; problems: PeerKeyProblem[] } {
+    const fresh = new Map<string, PreparedPublic>();
+    const problems: PeerKeyProblem[] = [];
+    for (const path of new Set([...paths, ...this.keys.keys()])) {
+      if (fresh.size >= MAX_CACHED_KEYS) break;
+      try {
+        fresh.set(path, loadPublicKey(path, this.o.kem));
+      } catch (e) {
+        const old = this.keys.get(path);
+        if (old) fresh.set(path, old);
+        problems.push({ file: path, problem: errorMessage(e), kept: old !== undefined });
+      }
+    }
+    this.keys = fresh;
+    return { loaded: fresh.size - problems.filter((p) => p.kept).length, problems };
   }
 
   close(): void {
@@ -154,7 +206,11 @@ export class PeerClient implements KeyAgreement {
   /**
    * Health probe: a whole mutual-TLS handshake with `remote`, then a clean close (close_notify),
    * so certificate problems show here, and the peer logs nothing (a bare TCP connect made it
-   * log a refused handshake per probe). Resolves 'reachable' or what went wrong.
+   * log a refused handshake per probe). A server judges our certificate once our side of the
+   * handshake is done (TLS 1.3), and one on Node closes without an alert: so 'reachable' waits for
+   * its session ticket (sent once it accepted us) or a quiet moment, and a close in between is
+   * the peer refusing our certificate. Nothing is sent, so no reset hides an alert.
+   * Resolves 'reachable' or what went wrong.
    */
   probe(remote: ResolvedRemote, timeoutMs = 2_000): Promise<string> {
     return new Promise((resolve) => {
@@ -164,25 +220,43 @@ export class PeerClient implements KeyAgreement {
         ...(isIP(remote.ip) === 0 && { servername: remote.ip }),
         ...this.tlsOptions(remote),
       });
+      let settled = false;
+      let handshaken = false;
+      let quiet: ReturnType<typeof setTimeout> | undefined;
       const done = (status: string): void => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
+        clearTimeout(quiet);
         resolve(status);
       };
+      const accepted = (): void => {
+        s.end();
+        done('reachable');
+      };
+      const closed = (): void => done(`${CERT_REFUSED}: it closed the connection after the handshake`);
       const timer = setTimeout(() => {
         s.destroy();
         done('unreachable: no answer in time');
       }, timeoutMs);
       s.once('secureConnect', () => {
-        s.end();
-        done('reachable');
+        handshaken = true;
+        s.once('session', accepted);
+        s.once('end', closed);
+        s.once('close', closed);
+        quiet = setTimeout(accepted, VERDICT_MS);
       });
       // on, not once: an error after the first must not go unhandled (and crash the process).
       s.on('error', (e) => {
-        const code = errorCode(e);
+        const why = errorCode(e) ?? errorMessage(e);
+        const kind = linkFailure(e);
+        if (kind === 'unreachable' && handshaken) return closed();
         done(
-          code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH'
+          kind === 'unreachable'
             ? 'unreachable'
-            : `tls refused: ${code ?? errorMessage(e)}`,
+            : kind === 'certificate refused'
+              ? `${CERT_REFUSED}: ${why}`
+              : `tls refused: ${why}`,
         );
       });
     });
@@ -233,7 +307,21 @@ export class PeerClient implements KeyAgreement {
           this.post(remote, body, true).then(resolve, reject);
           return;
         }
-        reject(new PeerUnreachableError(remote.id, `${where}: ${errorCode(e) ?? errorMessage(e)}`));
+        const why = `${where}: ${errorCode(e) ?? errorMessage(e)}`;
+        const kind = linkFailure(e);
+        if (kind === 'certificate refused') return reject(new PeerCertificateRefusedError(remote.id, why));
+        if (kind === 'tls') return reject(new PeerTlsError(remote.id, why));
+        if (errorCode(e) !== 'ECONNRESET') return reject(new PeerUnreachableError(remote.id, why));
+        // In TLS 1.3 a server refusing our certificate alerts after our handshake, and our
+        // request already sent turns its close into a reset that hides the alert: a connection
+        // that sends nothing tells.
+        void this.probe(remote).then((status) =>
+          reject(
+            status.startsWith(CERT_REFUSED)
+              ? new PeerCertificateRefusedError(remote.id, `${where}: ${status}`)
+              : new PeerUnreachableError(remote.id, why),
+          ),
+        );
       });
       req.end(body);
     });

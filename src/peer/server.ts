@@ -15,7 +15,7 @@ import {
   StoreUnavailableError,
   type KeyStore,
 } from '../keystore/types.js';
-import type { PreparedPrivate } from '../kem/mlkem.js';
+import type { OwnKemKeys } from '../kem/own-keys.js';
 import type { Metrics } from '../admin/metrics.js';
 import { clip, type Logger } from '../log.js';
 import type { RemoteDirectory } from '../skip/remote-ids.js';
@@ -49,7 +49,8 @@ export interface PeerServerDeps {
   localSystemId: string;
   remotes: RemoteDirectory;
   store: KeyStore;
-  kemKey: PreparedPrivate;
+  /** This KP's private key(s): the current one, and a replaced one in its grace period. */
+  kemKeys: OwnKemKeys;
   material: TlsMaterial;
   limits: Limits;
   log: Logger;
@@ -129,22 +130,29 @@ async function handle(req: IncomingMessage, deps: PeerServerDeps): Promise<Reply
     throw new HttpError(403, `certificate is not allowed to speak for system_id "${clip(x.systemId, 64)}"`);
   }
 
-  const secret = deps.kemKey.decapsulate(x.ciphertext);
+  const confirm = x.confirm;
+  const opened = deps.kemKeys.decapsulate(
+    x.ciphertext,
+    confirm &&
+      ((secret) =>
+        confirmMatches(
+          confirmTag(secret, {
+            sender: x.systemId,
+            receiver: deps.localSystemId,
+            keyId: x.keyId,
+            lengthBits: x.lengthBits,
+            ciphertext: x.ciphertext,
+          }),
+          confirm,
+        )),
+  );
+  if (!opened) {
+    deps.log.warn('key confirmation failed', { keyId: x.keyId, from: remote.id });
+    throw new HttpError(400, 'key confirmation failed: ciphertext or fields altered, or wrong KEM key');
+  }
+  const { secret, which } = opened;
   const key = Buffer.from(secret.subarray(0, x.lengthBits / 8));
   try {
-    if (x.confirm) {
-      const expected = confirmTag(secret, {
-        sender: x.systemId,
-        receiver: deps.localSystemId,
-        keyId: x.keyId,
-        lengthBits: x.lengthBits,
-        ciphertext: x.ciphertext,
-      });
-      if (!confirmMatches(expected, x.confirm)) {
-        deps.log.warn('key confirmation failed', { keyId: x.keyId, from: remote.id });
-        throw new HttpError(400, 'key confirmation failed: ciphertext or fields altered, or wrong KEM key');
-      }
-    }
     try {
       await deps.store.put(x.keyId, key, remote.id);
     } catch (e) {
@@ -176,6 +184,7 @@ async function handle(req: IncomingMessage, deps: PeerServerDeps): Promise<Reply
       from: remote.id,
       bits: x.lengthBits,
       confirmed: x.confirm !== undefined,
+      kemKey: which,
     });
     return { status: 200, body: successBody(x.keyId) };
   } finally {

@@ -150,6 +150,22 @@ function capabilities(run: Run, name: string, a: HttpAnswer | undefined): Capabi
   return caps;
 }
 
+/** What to do about KP A's failed GET /key: its status and body name the cause (src/skip/key.ts). */
+function newKeyHint(status: number, detail: string, remote: string): string {
+  if (status === 500 && /own peer-link files/.test(detail))
+    return `KP A's own files for the peer link are unusable (its certificate expired or is not yet valid, or its copy of KP B's ML-KEM public key is broken): the line "peer link broken here" in KP A's log names the file`;
+  if (status === 502 && /refused this Key Provider's certificate/.test(detail))
+    return `KP B (${remote}) refused KP A's certificate: KP B's cafile must hold the CA that signed KP A's certfile, and the certificate must be valid; KP B's log says "peer tls handshake refused" and why`;
+  if (status === 502 && /^TLS with peer/.test(detail))
+    return `KP A could not complete TLS with KP B (${remote}): KP A's cafile must hold the CA of KP B's certificate, which must name KP B's address or id and be valid; the line "key agreement failed" in KP A's log says why`;
+  if (status === 503 && /unreachable/i.test(detail))
+    return `KP A answered 503: it cannot reach KP B (${remote}) on its peer port (mtls_port): check that KP B runs, its address in KP A's remoteSystems, and the firewall; /healthz on KP A's admin port says more`;
+  if (status === 503) return `KP A answered 503 (${detail}): busy or rate-limited; retry after Retry-After`;
+  if (status === 502)
+    return `KP A answered 502: KP B refused the exchange; KP B's log says why (identity, key confirmation)`;
+  return `KP A answered ${status}: ${detail}`;
+}
+
 /** The smoke run over one TLS version: its checks, and the remote system it settled on. */
 export async function smoke(o: ProbeOptions, v: TlsVersion): Promise<{ checks: Check[]; remote?: string }> {
   const run = await smokeRun(o, v);
@@ -211,14 +227,7 @@ async function smokeRun(o: ProbeOptions, v: TlsVersion): Promise<Run> {
   const key = json(k) as { keyId?: unknown; key?: unknown } | undefined;
   if (k.status !== 200 || !key || !isHex(key.keyId) || !isHex(key.key)) {
     const detail = (json(k) as { detail?: string } | undefined)?.detail ?? k.body.slice(0, 200);
-    const hint =
-      k.status === 503 && /unreachable|reach/i.test(detail)
-        ? `KP A answered 503: it cannot reach KP B (${remote}) on its peer port (mtls_port): check that KP B runs, its address in KP A's remoteSystems, and the firewall; /healthz on KP A's admin port says more`
-        : k.status === 503
-          ? `KP A answered 503 (${detail}): busy or rate-limited; retry after Retry-After`
-          : k.status === 502
-            ? `KP A answered 502: KP B refused the exchange; KP B's log says why (certificate, identity, key confirmation)`
-            : `KP A answered ${k.status}: ${detail}`;
+    const hint = newKeyHint(k.status, detail, remote);
     run.fail('new key at KP A', `GET ${path}: ${k.status} ${detail}`, hint, k.ms);
     return run;
   }

@@ -8,7 +8,14 @@ import type { Reply } from '../http/respond.js';
 import type { SkipRequest } from '../http/router.js';
 import { clip } from '../log.js';
 import { STORE_RETRY_S, StoreUnavailableError } from '../keystore/types.js';
-import { PeerBusyError, PeerRefusedError, PeerUnreachableError } from '../peer/agreement.js';
+import {
+  LocalPeerLinkError,
+  PeerBusyError,
+  PeerCertificateRefusedError,
+  PeerRefusedError,
+  PeerTlsError,
+  PeerUnreachableError,
+} from '../peer/agreement.js';
 import type { SkipDeps } from './deps.js';
 import { newKeyId, parseKeyId } from './key-id.js';
 import type { ResolvedRemote } from './remote-ids.js';
@@ -65,22 +72,7 @@ export async function newKey(deps: SkipDeps, req: SkipRequest): Promise<Reply> {
     key = await deps.agreement.agree(remote, keyId, bits / 8);
   } catch (e) {
     if (quota) quota.cancel();
-    deps.log.warn('key agreement failed', { keyId, remote: remote.id, error: errorMessage(e) });
-    const reason =
-      e instanceof PeerRefusedError ? 'refused' : e instanceof PeerBusyError ? 'busy' : 'unreachable';
-    deps.metrics.peerFailures.inc({ reason });
-    if (e instanceof PeerUnreachableError)
-      throw new HttpError(503, `peer Key Provider "${remote.id}" is unreachable`);
-    if (e instanceof PeerBusyError) {
-      throw new HttpError(
-        503,
-        `peer Key Provider "${remote.id}" is busy (${clip(e.reason, 160)}); retry in ${e.retryAfterS} s`,
-        { 'Retry-After': String(e.retryAfterS) },
-      );
-    }
-    if (e instanceof PeerRefusedError)
-      throw new HttpError(502, `peer Key Provider "${remote.id}" refused the key`);
-    throw e;
+    throw agreementFailure(deps, remote, keyId, e);
   }
   try {
     deps.log.info('key issued', { keyId, remote: remote.id, bits });
@@ -89,6 +81,49 @@ export async function newKey(deps: SkipDeps, req: SkipRequest): Promise<Reply> {
   } finally {
     key.fill(0);
   }
+}
+
+/**
+ * What the router hears when no key was agreed: a file of this KP's own is unusable (500; the log
+ * names it), the peer refused our certificate or TLS failed otherwise (502), no connection (503),
+ * the peer is busy (503 + Retry-After) or answered otherwise (502). Each names the peer.
+ */
+function agreementFailure(deps: SkipDeps, remote: ResolvedRemote, keyId: string, e: unknown): unknown {
+  const peer = remote.id;
+  if (e instanceof LocalPeerLinkError) {
+    deps.metrics.peerFailures.inc({ reason: 'local' });
+    deps.log.error('peer link broken here', { keyId, remote: peer, file: e.file, problem: e.problem });
+    return new HttpError(
+      500,
+      `this Key Provider cannot use its own peer-link files for "${peer}" (its log names the file)`,
+    );
+  }
+  deps.log.warn('key agreement failed', { keyId, remote: peer, error: errorMessage(e) });
+  const reason =
+    e instanceof PeerRefusedError
+      ? 'refused'
+      : e instanceof PeerBusyError
+        ? 'busy'
+        : e instanceof PeerCertificateRefusedError
+          ? 'certificate_refused'
+          : e instanceof PeerTlsError
+            ? 'tls'
+            : 'unreachable';
+  deps.metrics.peerFailures.inc({ reason });
+  if (e instanceof PeerUnreachableError)
+    return new HttpError(503, `peer Key Provider "${peer}" is unreachable`);
+  if (e instanceof PeerBusyError) {
+    return new HttpError(
+      503,
+      `peer Key Provider "${peer}" is busy (${clip(e.reason, 160)}); retry in ${e.retryAfterS} s`,
+      { 'Retry-After': String(e.retryAfterS) },
+    );
+  }
+  if (e instanceof PeerCertificateRefusedError)
+    return new HttpError(502, `peer Key Provider "${peer}" refused this Key Provider's certificate`);
+  if (e instanceof PeerTlsError) return new HttpError(502, `TLS with peer Key Provider "${peer}" failed`);
+  if (e instanceof PeerRefusedError) return new HttpError(502, `peer Key Provider "${peer}" refused the key`);
+  return e;
 }
 
 /** §4.2, method 4 of Table 2: the key a peer agreed under keyId, handed out once then wiped. */

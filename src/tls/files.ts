@@ -13,6 +13,7 @@ export interface TlsMaterial {
   ca: Buffer;
   /** Subject CN of our own certificate, for the start-up log. */
   subject: string;
+  notBefore: string;
   notAfter: string;
   /** What still works but will not for long or everywhere (expiry soon, identity): logged. */
   warnings: string[];
@@ -104,5 +105,5 @@ export function loadTlsMaterial(
   }
   if (problems.length > 0 || !cert || !key || !ca || !x509) throw new ConfigError(problems);
   const cn = /(?:^|\n)CN=([^\n]*)/.exec(x509.subject)?.[1] ?? x509.subject;
-  return { cert, key, ca, subject: cn, notAfter: x509.validTo, warnings };
+  return { cert, key, ca, subject: cn, notBefore: x509.validFrom, notAfter: x509.validTo, warnings };
 }
