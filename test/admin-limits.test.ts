@@ -3,7 +3,6 @@
 // served on the encryptor port; and /healthz is answered from a recent result, so callers cannot
 // make the KP sync its keystore and handshake with each peer at their rate.
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../src/config.js';
@@ -12,23 +11,11 @@ import { memoryLogger } from '../src/log.js';
 import { startServer, type RunningServer } from '../src/server.js';
 import { pskGet } from './helpers/http-client.js';
 import { writeKpFiles, type KpFiles } from './helpers/kp-files.js';
+import { adminGet } from './helpers/admin-get.js';
 import { makePki } from './helpers/pki.js';
 import { freePort, tempDir } from './helpers/tmp.js';
 
 const HEADERS_MS = 600;
-
-function adminGet(port: number, path: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 /** A TCP relay to `port` that counts the connections made through it. */
 async function countingRelay(port: number): Promise<{ server: Server; port: number; count: () => number }> {

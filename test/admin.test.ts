@@ -1,7 +1,6 @@
 // The admin listener: off by default, loopback when on, /healthz and Prometheus /metrics, and
 // nothing of it on the encryptor or peer ports.
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,23 +13,9 @@ import { startServer, type RunningServer } from '../src/server.js';
 import { nodeGet, pskAgent } from './helpers/http-client.js';
 import { writeKpFiles, type KpFiles } from './helpers/kp-files.js';
 import { peerRequest } from './helpers/peer-client.js';
+import { adminGet } from './helpers/admin-get.js';
 import { makePki } from './helpers/pki.js';
 import { freePort } from './helpers/tmp.js';
-
-function adminGet(port: number, path: string): Promise<{ status: number; type: string; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body }),
-      );
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 describe('admin listener', () => {
   let dir: string;

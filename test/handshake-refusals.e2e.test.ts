@@ -2,7 +2,6 @@
 // identity the client sent; /metrics counts every refusal by reason class and (known) identity;
 // past a rate the lines are summarised; the reasons say what the client offered.
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { connect } from 'node:net';
 import { describe, it } from 'node:test';
 import { memoryLogger } from '../src/log.js';
@@ -10,11 +9,9 @@ import { refusalReporter } from '../src/tls/refusals.js';
 import { buildClientHello } from '../src/tls13/client.js';
 import { plainRecord } from '../src/tls13/record.js';
 import { vec } from '../src/tls13/wire.js';
-import { startKp } from './helpers/bundle.js';
+import { adminGet } from './helpers/admin-get.js';
 import { sClient } from './helpers/http-client.js';
-import { writeKpFiles } from './helpers/kp-files.js';
-import { makePki } from './helpers/pki.js';
-import { tempDir } from './helpers/tmp.js';
+import { startOneKp } from './helpers/one-kp.js';
 
 const get = (path: string): string => `GET ${path} HTTP/1.1\r\nHost: kp\r\nConnection: close\r\n\r\n`;
 
@@ -25,18 +22,6 @@ function send(port: number, data: Buffer): Promise<void> {
     s.on('data', () => undefined);
     s.on('error', () => undefined);
     s.on('close', () => (clearTimeout(timer), resolve()));
-  });
-}
-
-function metrics(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    request({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve(body));
-    })
-      .on('error', reject)
-      .end();
   });
 }
 
@@ -56,15 +41,7 @@ function sha256Offer(m: Buffer, identity: string): Buffer {
 
 describe('refused handshakes', () => {
   it('name the identity, are counted in /metrics, stay within a log rate, and say what was offered', async (t) => {
-    const dir = tempDir(t);
-    const files = writeKpFiles(dir, makePki(dir), {
-      name: 'alice',
-      peers: [{ id: 'bob' }],
-      extra: 'admin_port: 0\n',
-    });
-    const kp = await startKp(files.config, { env: files.env });
-    t.after(() => kp.stop());
-    const adminPort = ((await kp.waitFor('started')).admin as { port: number }).port;
+    const { kp, files, adminPort } = await startOneKp(t, 'admin_port: 0\n');
 
     // TLS 1.2, a known identity with a wrong key: the line names the identity.
     const wrong = files.encryptor.key.slice(0, -2) + (files.encryptor.key.endsWith('00') ? '01' : '00');
@@ -80,7 +57,7 @@ describe('refused handshakes', () => {
     // Batches of 25 stay under max_handshakes_per_source (32): every one reaches the handshake.
     for (let i = 0; i < 300; i += 25)
       await Promise.all(Array.from({ length: 25 }, () => send(kp.port, unknown)));
-    const m = await metrics(adminPort);
+    const m = (await adminGet(adminPort!, '/metrics')).body;
     const count = (re: RegExp): number => Number(re.exec(m)?.[1] ?? 0);
     assert.equal(
       count(

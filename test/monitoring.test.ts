@@ -5,12 +5,9 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { describe, it } from 'node:test';
-import { startKp } from './helpers/bundle.js';
-import { writeKpFiles } from './helpers/kp-files.js';
-import { makePki } from './helpers/pki.js';
-import { tempDir } from './helpers/tmp.js';
+import { adminGet } from './helpers/admin-get.js';
+import { startOneKp } from './helpers/one-kp.js';
 
 const RULES = 'monitoring/skip-server-alerts.yml';
 const DASHBOARD = 'monitoring/grafana-dashboard.json';
@@ -19,18 +16,6 @@ const hasPromtool = spawnSync('promtool', ['--version'], { stdio: 'ignore' }).st
 /** CI installs promtool (.ci/run: Debian's prometheus); elsewhere its absence skips, saying so. */
 const promtool =
   hasPromtool || process.env.CI ? {} : { skip: 'promtool not installed (apt-get install prometheus)' };
-
-function get(port: number, path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    request({ host: '127.0.0.1', port, path }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve(body));
-    })
-      .on('error', reject)
-      .end();
-  });
-}
 
 /** The metric names in PromQL text (ours, process_*, and Prometheus's own `up`). */
 function queried(expr: string): string[] {
@@ -52,16 +37,8 @@ describe('monitoring: alerting rules and dashboard', () => {
   });
 
   it('every metric the rules and the dashboard query is one the server exports', async (t) => {
-    const dir = tempDir(t);
-    const files = writeKpFiles(dir, makePki(dir), {
-      name: 'alice',
-      peers: [{ id: 'bob' }],
-      extra: 'admin_port: 0\n',
-    });
-    const kp = await startKp(files.config, { env: files.env });
-    t.after(() => kp.stop());
-    const port = ((await kp.waitFor('started')).admin as { port: number }).port;
-    const text = await get(port, '/metrics');
+    const { adminPort } = await startOneKp(t, 'admin_port: 0\n');
+    const text = (await adminGet(adminPort!, '/metrics')).body;
     const exported = new Set(['up']);
     for (const m of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
       exported.add(m[1]!);

@@ -10,20 +10,13 @@ import { ALERT, CONTENT, EXT, HS } from '../src/tls13/constants.js';
 import { buildClientHello, tls13Request, type ClientOptions } from '../src/tls13/client.js';
 import { AlertError, plainRecord } from '../src/tls13/record.js';
 import { extension, handshake } from '../src/tls13/wire.js';
-import { startKp, type RunningKp } from './helpers/bundle.js';
-import { writeKpFiles, type KpFiles } from './helpers/kp-files.js';
-import { makePki } from './helpers/pki.js';
-import { tempDir } from './helpers/tmp.js';
+import type { RunningKp } from './helpers/bundle.js';
+import type { KpFiles } from './helpers/kp-files.js';
+import { startOneKp } from './helpers/one-kp.js';
 
 const get = (path: string): string => `GET ${path} HTTP/1.1\r\nHost: kp\r\nConnection: close\r\n\r\n`;
 
-async function oneKp(t: TestContext): Promise<{ kp: RunningKp; files: KpFiles }> {
-  const dir = tempDir(t);
-  const files = writeKpFiles(dir, makePki(dir), { name: 'alice', peers: [{ id: 'bob' }] });
-  const kp = await startKp(files.config, { env: files.env });
-  t.after(() => kp.stop());
-  return { kp, files };
-}
+const oneKp = (t: TestContext): ReturnType<typeof startOneKp> => startOneKp(t);
 
 /** Writes `data` (again and again while `repeat`), returns what came back, the bytes the server
  * took before it closed, and how long that took; gives up after `limitMs`. */
@@ -58,6 +51,16 @@ function raw(
   });
 }
 
+/** Our client's options for this KP's router, with `misbehave` to break one rule. */
+const router = (kp: RunningKp, files: KpFiles, misbehave?: ClientOptions['misbehave']): ClientOptions => ({
+  host: '127.0.0.1',
+  port: kp.port,
+  identity: files.encryptor.identity,
+  psk: Buffer.from(files.encryptor.key, 'hex'),
+  request: get('/capabilities'),
+  ...(misbehave && { misbehave }),
+});
+
 const alertOf = (b: Buffer): number | undefined => (b[0] === 21 && b.length >= 7 ? b[6] : undefined);
 
 /** The alert the server sent to our client, or a description of what happened instead. */
@@ -88,13 +91,7 @@ describe('TLS 1.3 engine: RFC 8446 record and handshake rules', () => {
     const one = await raw(kp.port, Buffer.from([22, 3, 1, 0, 0]));
     assert.equal(alertOf(one.back), ALERT.unexpectedMessage, one.back.subarray(0, 8).toString('hex'));
     await kp.waitFor('tls handshake refused', (l) => l.reason === 'empty handshake record');
-    const r = await tls13Request({
-      host: '127.0.0.1',
-      port: kp.port,
-      identity: files.encryptor.identity,
-      psk: Buffer.from(files.encryptor.key, 'hex'),
-      request: get('/capabilities'),
-    });
+    const r = await tls13Request(router(kp, files));
     assert.match(r.response, /^HTTP\/1\.1 200/);
   });
 
@@ -134,36 +131,26 @@ describe('TLS 1.3 engine: RFC 8446 record and handshake rules', () => {
   it('answers a KeyUpdate followed by more handshake data in its record with unexpected_message', async (t) => {
     const { kp, files } = await oneKp(t);
     const keyUpdate = Buffer.from([HS.keyUpdate, 0, 0, 1, 0]);
-    const got = await serverAlert({
-      host: '127.0.0.1',
-      port: kp.port,
-      identity: files.encryptor.identity,
-      psk: Buffer.from(files.encryptor.key, 'hex'),
-      request: get('/capabilities'),
-      misbehave: {
+    const got = await serverAlert(
+      router(kp, files, {
         afterHandshake: (seal) => seal(CONTENT.handshake, Buffer.concat([keyUpdate, keyUpdate])),
-      },
-    });
+      }),
+    );
     assert.equal(got, ALERT.unexpectedMessage);
   });
 
   it('answers application data between the fragments of a handshake message with unexpected_message', async (t) => {
     const { kp, files } = await oneKp(t);
-    const got = await serverAlert({
-      host: '127.0.0.1',
-      port: kp.port,
-      identity: files.encryptor.identity,
-      psk: Buffer.from(files.encryptor.key, 'hex'),
-      request: get('/capabilities'),
-      misbehave: {
+    const got = await serverAlert(
+      router(kp, files, {
         afterHandshake: (seal) =>
           Buffer.concat([
             seal(CONTENT.handshake, Buffer.from([HS.keyUpdate, 0])),
             seal(CONTENT.application, Buffer.from(get('/capabilities'))),
             seal(CONTENT.handshake, Buffer.from([0, 1, 0])),
           ]),
-      },
-    });
+      }),
+    );
     assert.equal(got, ALERT.unexpectedMessage);
   });
 
@@ -183,37 +170,23 @@ describe('TLS 1.3 engine: RFC 8446 record and handshake rules', () => {
 
   it('answers a Finished of the wrong length with decode_error', async (t) => {
     const { kp, files } = await oneKp(t);
-    const got = await serverAlert({
-      host: '127.0.0.1',
-      port: kp.port,
-      identity: files.encryptor.identity,
-      psk: Buffer.from(files.encryptor.key, 'hex'),
-      request: get('/capabilities'),
-      misbehave: {
+    const got = await serverAlert(
+      router(kp, files, {
         finished: (fin) => handshake(HS.finished, Buffer.concat([fin.subarray(4), Buffer.from([0])])),
-      },
-    });
+      }),
+    );
     assert.equal(got, ALERT.decodeError);
   });
 
   it('answers an empty alert record, plain or protected, with unexpected_message', async (t) => {
     const { kp, files } = await oneKp(t);
-    const base = {
-      host: '127.0.0.1',
-      port: kp.port,
-      identity: files.encryptor.identity,
-      psk: Buffer.from(files.encryptor.key, 'hex'),
-      request: get('/capabilities'),
-    };
-    const plain = await serverAlert({
-      ...base,
-      misbehave: { insteadOfFinished: plainRecord(CONTENT.alert, Buffer.alloc(0)) },
-    });
+    const plain = await serverAlert(
+      router(kp, files, { insteadOfFinished: plainRecord(CONTENT.alert, Buffer.alloc(0)) }),
+    );
     assert.equal(plain, ALERT.unexpectedMessage);
-    const sealed = await serverAlert({
-      ...base,
-      misbehave: { afterHandshake: (seal) => seal(CONTENT.alert, Buffer.alloc(0)) },
-    });
+    const sealed = await serverAlert(
+      router(kp, files, { afterHandshake: (seal) => seal(CONTENT.alert, Buffer.alloc(0)) }),
+    );
     assert.equal(sealed, ALERT.unexpectedMessage);
     await kp.waitFor('tls handshake refused', (l) => l.reason === 'empty alert record');
   });

@@ -5,35 +5,19 @@
 // and nothing served.
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import { describe, it, type TestContext } from 'node:test';
+import { describe, it } from 'node:test';
 import { ALERT, EXT, GROUP, PSK_KE } from '../src/tls13/constants.js';
 import { buildClientHello, tls13Request } from '../src/tls13/client.js';
 import { plainRecord } from '../src/tls13/record.js';
 import { extension, vec } from '../src/tls13/wire.js';
-import { startKp, type RunningKp } from './helpers/bundle.js';
 import { parseHttp, sClient } from './helpers/http-client.js';
-import { writeKpFiles, type KpFiles } from './helpers/kp-files.js';
+import { startOneKp } from './helpers/one-kp.js';
 import { startPair } from './helpers/pair.js';
-import { makePki } from './helpers/pki.js';
 import { pskSessionArgs } from './helpers/psk-session.js';
-import { tempDir } from './helpers/tmp.js';
 
 const get = (path: string): string => `GET ${path} HTTP/1.1\r\nHost: kp\r\nConnection: close\r\n\r\n`;
 
-async function oneKp(
-  t: TestContext,
-  extra?: string,
-): Promise<{ kp: RunningKp; files: KpFiles; dir: string }> {
-  const dir = tempDir(t);
-  const files = writeKpFiles(dir, makePki(dir), {
-    name: 'alice',
-    peers: [{ id: 'bob' }],
-    ...(extra && { extra }),
-  });
-  const kp = await startKp(files.config, { env: files.env });
-  t.after(() => kp.stop());
-  return { kp, files, dir };
-}
+const oneKp = startOneKp;
 
 /** Sends raw bytes, returns what came back before the server closed (or 5 s passed). */
 function raw(port: number, data: Buffer, endAfter = false): Promise<Buffer> {

@@ -46,6 +46,14 @@ function refuseExisting(files: string[], force: boolean | undefined): void {
     throw new ConfigError(there.map((f) => `${f}: exists; --force replaces it`));
 }
 
+/** Moves WORK/key (0600) and WORK/crt (0644) to where they belong, the key first. */
+function settle(work: string, to: { key: string; cert: string }): void {
+  chmodSync(join(work, 'key'), 0o600);
+  renameSync(join(work, 'key'), to.key);
+  chmodSync(join(work, 'crt'), 0o644);
+  renameSync(join(work, 'crt'), to.cert);
+}
+
 /** Writes DIR/ca.pem and DIR/ca.key (0600); returns their paths. */
 export function makeCa(o: CaOptions): { cert: string; key: string } {
   const cert = join(o.dir, 'ca.pem');
@@ -77,10 +85,7 @@ export function makeCa(o: CaOptions): { cert: string; key: string } {
       ],
       'cert ca',
     );
-    chmodSync(join(work, 'key'), 0o600);
-    renameSync(join(work, 'key'), key);
-    chmodSync(join(work, 'crt'), 0o644);
-    renameSync(join(work, 'crt'), cert);
+    settle(work, { key, cert });
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
@@ -152,10 +157,7 @@ export function signCert(o: SignOptions): { cert: string; key: string; sans: str
       ],
       'cert sign',
     );
-    chmodSync(join(work, 'key'), 0o600);
-    renameSync(join(work, 'key'), key);
-    chmodSync(join(work, 'crt'), 0o644);
-    renameSync(join(work, 'crt'), cert);
+    settle(work, { key, cert });
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
