@@ -2,7 +2,7 @@
 // draft-cisco-skip-02 §4 answers, and the TLS-PSK refusals of §3.
 import assert from 'node:assert/strict';
 import { before, after, describe, it } from 'node:test';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makePki } from './helpers/pki.js';
@@ -19,6 +19,8 @@ describe('encryptor API over TLS-PSK (bundle + openssl s_client)', () => {
     dir = mkdtempSync(join(tmpdir(), 'skip-e2e-'));
     const pki = makePki(dir);
     files = writeKpFiles(dir, pki, { name: 'alice', peers: [{ id: 'bob' }, { id: 'spoke-*' }] });
+    // The spokes' public key is in place (any valid one): what fails is reaching them.
+    copyFileSync(join(dir, 'alice-kem_pub.pem'), join(dir, 'spoke-*-kem_pub.pem'));
     kp = await startKp(files.config, { env: files.env });
   });
   after(async () => {
