@@ -3,9 +3,9 @@
 // SIGTERM/SIGINT stop the server gracefully once it serves (before that, their default applies;
 // `lab` handles them itself).
 
-import { EXIT, runCli } from './cli.js';
+import { EXIT, runCli } from './cli/dispatch.js';
 import { errorMessage } from './errors.js';
-import { LAB_CHILD_ENV } from './lab.js';
+import { LAB_CHILD_ENV } from './provision/lab.js';
 import type { RunningServer } from './server.js';
 
 const out = (s: string): void => void process.stdout.write(s);

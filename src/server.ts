@@ -3,13 +3,13 @@
 
 import { randomBytes } from 'node:crypto';
 import { getHeapStatistics } from 'node:v8';
-import type { Config } from './config.js';
+import type { Config } from './config/load.js';
 import { ConfigError, errorMessage } from './errors.js';
 import { closeServer, listen } from './http/listen.js';
 import { createAdmin } from './admin/health.js';
 import { Metrics } from './admin/metrics.js';
 import { RateLimiter } from './http/rate-limit.js';
-import { createRouter } from './http/router.js';
+import { createRouter } from './http/routes.js';
 import { admission, admissionGauges, type AdmissionState } from './http/admission.js';
 import { perSourceCap } from './http/per-source.js';
 import { PROFILES, resolveProfile } from './memory-profile.js';

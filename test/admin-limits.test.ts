@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { loadConfig } from '../src/config.js';
+import { loadConfig } from '../src/config/load.js';
 import { masterKeyFromEnv } from '../src/keystore/master-key.js';
 import { memoryLogger } from '../src/log.js';
 import { startServer, type RunningServer } from '../src/server.js';

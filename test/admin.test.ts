@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { HEALTH_MAX_AGE_MS } from '../src/admin/health.js';
-import { loadConfig } from '../src/config.js';
+import { loadConfig } from '../src/config/load.js';
 import { masterKeyFromEnv } from '../src/keystore/master-key.js';
 import { memoryLogger } from '../src/log.js';
 import { startServer, type RunningServer } from '../src/server.js';

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { describe, it } from 'node:test';
-import { loadConfig } from '../src/config.js';
+import { loadConfig } from '../src/config/load.js';
 import { memoryLogger } from '../src/log.js';
 import type { KeyStore, TakeResult } from '../src/keystore/types.js';
 import type { KeyAgreement } from '../src/peer/agreement.js';

@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { describe, it } from 'node:test';
-import { loadConfig } from '../src/config.js';
+import { loadConfig } from '../src/config/load.js';
 import { memoryLogger } from '../src/log.js';
 import { startServer } from '../src/server.js';
 import { masterKeyFromEnv } from '../src/keystore/master-key.js';

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { COMMANDS } from '../src/cli.js';
+import { COMMANDS } from '../src/cli/dispatch.js';
 import { EXIT } from '../src/cli/common.js';
 import { runCli, skipServer } from './helpers/bundle.js';
 import { writeKpFiles } from './helpers/kp-files.js';

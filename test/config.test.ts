@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CONFIG_KEYS, REMOTE_KEYS, loadConfig, parseConfig, suggest } from '../src/config.js';
+import { CONFIG_KEYS, REMOTE_KEYS, loadConfig, parseConfig, suggest } from '../src/config/load.js';
 import { ConfigError } from '../src/errors.js';
 import { firstInvalidUtf8 } from '../src/utf8.js';
 import { cgroupMemoryLimit, resolveProfile } from '../src/memory-profile.js';

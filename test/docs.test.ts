@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { COMMANDS } from '../src/cli.js';
-import { routerConfig } from '../src/router-config.js';
+import { COMMANDS } from '../src/cli/dispatch.js';
+import { routerConfig } from '../src/provision/ios-xe.js';
 
 const README = readFileSync('README.md', 'utf8');
 

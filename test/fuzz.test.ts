@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
-import { loadConfig } from '../src/config.js';
+import { loadConfig } from '../src/config/load.js';
 import { HttpError } from '../src/errors.js';
 import { parseQuery } from '../src/http/query.js';
 import { KeyFileError, decodePrivatePem, decodePublicPem } from '../src/kem/pem.js';

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { loadConfig, parseConfig } from '../src/config.js';
+import { loadConfig, parseConfig } from '../src/config/load.js';
 import { runCli } from './helpers/bundle.js';
 import { tempDir } from './helpers/tmp.js';
 

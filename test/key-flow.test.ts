@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../src/config.js';
+import { loadConfig } from '../src/config/load.js';
 import { FileKeyStore } from '../src/keystore/store.js';
 import { masterKeyFromEnv } from '../src/keystore/master-key.js';
 import type { KeyStore } from '../src/keystore/types.js';

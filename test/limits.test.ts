@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../src/config.js';
+import { loadConfig } from '../src/config/load.js';
 import { memoryLogger } from '../src/log.js';
 import { startServer, type RunningServer } from '../src/server.js';
 import { masterKeyFromEnv } from '../src/keystore/master-key.js';

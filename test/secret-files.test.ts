@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import type { Config } from '../src/config.js';
+import type { Config } from '../src/config/load.js';
 import { describeExposure, exposedSecretFiles } from '../src/secret-files.js';
 import { tempDir } from './helpers/tmp.js';
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { loadConfig } from '../src/config.js';
+import { loadConfig } from '../src/config/load.js';
 import { memoryLogger } from '../src/log.js';
 import { startServer } from '../src/server.js';
 import { masterKeyFromEnv } from '../src/keystore/master-key.js';

@@ -1,7 +1,7 @@
 // What every command shares: exit codes, output, the option table and its help, config loading.
 
 import { join } from 'node:path';
-import { loadConfig, type Config } from '../config.js';
+import { loadConfig, type Config } from '../config/load.js';
 import { selectBackend, type KemBackend } from '../kem/mlkem.js';
 import type { RunningServer } from '../server.js';
 

@@ -1,6 +1,6 @@
 // `skip-server init`: a production Key Provider's files and the steps that remain.
 
-import { initKp, LAYOUTS, type Layout } from '../init.js';
+import { initKp, LAYOUTS, type Layout } from '../provision/init.js';
 import { selectBackend } from '../kem/mlkem.js';
 import { EXIT, UsageError, str, type Command } from './common.js';
 

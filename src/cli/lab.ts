@@ -1,6 +1,6 @@
 // `skip-server lab`: the development pair on loopback.
 
-import { runLab } from '../lab.js';
+import { runLab } from '../provision/lab.js';
 import { EXIT, UsageError, kemFromEnv, str, type Command } from './common.js';
 
 export const DEFAULT_BASE_PORT = 10443;

@@ -1,7 +1,7 @@
 // `skip-server serve`: run the Key Provider.
 
 import { createLogger, LEVELS, type Level, type Logger } from '../log.js';
-import type { Config } from '../config.js';
+import type { Config } from '../config/load.js';
 import { CORE_FIX, suppressCoreDumps, type CoreDumpState } from '../core-dumps.js';
 import { masterKeyFromEnv } from '../keystore/master-key.js';
 import { exposedSecretFiles } from '../secret-files.js';

@@ -1,4 +1,4 @@
-// What skip.yaml holds once read and checked (src/config.ts reads it).
+// What skip.yaml holds once read and checked (load.ts reads it).
 
 import type { Level } from '../log.js';
 import type { ProfileChoice } from '../memory-profile.js';

@@ -3,7 +3,7 @@
 // `confirm`: proof that the sender holds the shared secret for exactly these fields.
 
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { KEY_BITS } from '../config.js';
+import { KEY_BITS } from '../config/load.js';
 import { parseKeyId, type KeyId } from '../skip/key-id.js';
 import { parseSystemId, type SystemId } from '../skip/system-id.js';
 import { MLKEM1024 } from '../kem/pem.js';

@@ -2,7 +2,7 @@
 
 import type { Reply } from '../http/respond.js';
 import { parseQuery } from '../http/query.js';
-import type { SkipRequest } from '../http/router.js';
+import type { SkipRequest } from '../http/routes.js';
 import type { SkipDeps } from './deps.js';
 
 export function capabilities(deps: SkipDeps, req: SkipRequest): Reply {

@@ -1,6 +1,6 @@
 // What the SKIP handlers are given; injected so tests can drive randomness and the peer link.
 
-import type { Config } from '../config.js';
+import type { Config } from '../config/load.js';
 import type { KeyStore } from '../keystore/types.js';
 import type { Logger } from '../log.js';
 import type { KeyAgreement } from '../peer/agreement.js';

@@ -1,11 +1,11 @@
 // GET /entropy[?minentropy=N], draft-cisco-skip-02 §4.3: N bits of fresh randomness as hex.
 // 503 when the system random number generator fails (Table 9).
 
-import { ENTROPY_BITS } from '../config.js';
+import { ENTROPY_BITS } from '../config/load.js';
 import { HttpError } from '../errors.js';
 import { parseDecimal, parseQuery } from '../http/query.js';
 import type { Reply } from '../http/respond.js';
-import type { SkipRequest } from '../http/router.js';
+import type { SkipRequest } from '../http/routes.js';
 import type { SkipDeps } from './deps.js';
 
 const RULE = `${ENTROPY_BITS.min} to ${ENTROPY_BITS.max} bits in multiples of 8`;

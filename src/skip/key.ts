@@ -1,11 +1,11 @@
 // GET /key?remoteSystemID=B[&size=N] and GET /key/{keyId}?remoteSystemID=A,
 // draft-cisco-skip-02 §4.2 (status codes: Table 7).
 
-import { KEY_BITS } from '../config.js';
+import { KEY_BITS } from '../config/load.js';
 import { HttpError, errorMessage } from '../errors.js';
 import { parseDecimal, parseQuery, type Query } from '../http/query.js';
 import type { Reply } from '../http/respond.js';
-import type { SkipRequest } from '../http/router.js';
+import type { SkipRequest } from '../http/routes.js';
 import { clip } from '../log.js';
 import { STORE_RETRY_S, StoreUnavailableError } from '../keystore/types.js';
 import {

@@ -2,7 +2,7 @@
 // An entry is either an exact ID or a glob pattern; a pattern entry may use `{id}` in `ip` and
 // `pubkey_path` to name the concrete peer, so one entry can serve thousands of spokes.
 
-import type { RemoteSystemConfig } from '../config.js';
+import type { RemoteSystemConfig } from '../config/load.js';
 import { compileGlob, isGlob } from './glob.js';
 import type { SystemId } from './system-id.js';
 

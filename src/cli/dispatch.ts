@@ -4,22 +4,22 @@
 // Each command lives in src/cli/<command>.ts with its help beside its code.
 
 import { parseArgs } from 'node:util';
-import { suggest } from './config.js';
-import { ConfigError, errorMessage } from './errors.js';
-import { ListenError } from './http/listen.js';
-import { VERSION } from './version.js';
-import { certCa, certSign } from './cli/cert.js';
-import { checkConfig } from './cli/check-config.js';
-import { EXIT, EXIT_CODES, UsageError, commandHelp, type CliIo, type Command } from './cli/common.js';
-import { init } from './cli/init.js';
-import { keygen, masterKey } from './cli/keygen.js';
-import { keystoreStats } from './cli/keystore-stats.js';
-import { lab } from './cli/lab.js';
-import { probe } from './cli/probe.js';
-import { pskAdd } from './cli/psk-add.js';
-import { serve } from './cli/serve.js';
+import { suggest } from '../config/load.js';
+import { ConfigError, errorMessage } from '../errors.js';
+import { ListenError } from '../http/listen.js';
+import { VERSION } from '../version.js';
+import { certCa, certSign } from './cert.js';
+import { checkConfig } from './check-config.js';
+import { EXIT, EXIT_CODES, UsageError, commandHelp, type CliIo, type Command } from './common.js';
+import { init } from './init.js';
+import { keygen, masterKey } from './keygen.js';
+import { keystoreStats } from './keystore-stats.js';
+import { lab } from './lab.js';
+import { probe } from './probe.js';
+import { pskAdd } from './psk-add.js';
+import { serve } from './serve.js';
 
-export { EXIT, type CliIo } from './cli/common.js';
+export { EXIT, type CliIo } from './common.js';
 
 export const COMMANDS: readonly Command[] = [
   serve,

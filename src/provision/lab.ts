@@ -8,10 +8,10 @@ import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { isSea } from 'node:sea';
-import { ConfigError, errorMessage } from './errors.js';
-import { generateKeyFiles } from './kem/keygen.js';
-import type { KemBackend } from './kem/mlkem.js';
-import { newMasterKeyHex } from './keystore/master-key.js';
+import { ConfigError, errorMessage } from '../errors.js';
+import { generateKeyFiles } from '../kem/keygen.js';
+import type { KemBackend } from '../kem/mlkem.js';
+import { newMasterKeyHex } from '../keystore/master-key.js';
 
 export interface LabOptions {
   dir: string;

@@ -4,20 +4,20 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { isMap, isScalar, isSeq, type Node } from 'yaml';
-import { ConfigError, errorCode, errorMessage } from './errors.js';
-import { PROFILE_NAMES } from './memory-profile.js';
-import { crossCheck } from './config/cross-check.js';
-import { suggest } from './config/suggest.js';
-import { readValue, type Field } from './config/values.js';
-import { parseYaml } from './config/yaml-doc.js';
+import { ConfigError, errorCode, errorMessage } from '../errors.js';
+import { PROFILE_NAMES } from '../memory-profile.js';
+import { crossCheck } from './cross-check.js';
+import { suggest } from './suggest.js';
+import { readValue, type Field } from './values.js';
+import { parseYaml } from './yaml-doc.js';
 
-import { firstInvalidUtf8 } from './utf8.js';
-import { LEVELS } from './log.js';
-import type { Config, RemoteSystemConfig } from './config/types.js';
+import { firstInvalidUtf8 } from '../utf8.js';
+import { LEVELS } from '../log.js';
+import type { Config, RemoteSystemConfig } from './types.js';
 
-export { suggest } from './config/suggest.js';
+export { suggest } from './suggest.js';
 
-export type { Config, RemoteSystemConfig } from './config/types.js';
+export type { Config, RemoteSystemConfig } from './types.js';
 
 /** Key sizes served by GET /key, draft §4.2 (default 256 bits); bits, multiples of 8. */
 export const KEY_BITS = { min: 128, max: 256, default: 256 } as const;

@@ -11,13 +11,13 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { ConfigError } from './errors.js';
-import { generateKeyFiles, writeFileAtomic } from './kem/keygen.js';
-import type { KemBackend } from './kem/mlkem.js';
-import { newMasterKeyHex } from './keystore/master-key.js';
-import { isGlob } from './skip/glob.js';
-import { parseSystemId } from './skip/system-id.js';
-import { routerConfig } from './router-config.js';
+import { ConfigError } from '../errors.js';
+import { generateKeyFiles, writeFileAtomic } from '../kem/keygen.js';
+import type { KemBackend } from '../kem/mlkem.js';
+import { newMasterKeyHex } from '../keystore/master-key.js';
+import { isGlob } from '../skip/glob.js';
+import { parseSystemId } from '../skip/system-id.js';
+import { routerConfig } from './ios-xe.js';
 
 export const LAYOUTS = ['host', 'iox'] as const;
 export type Layout = (typeof LAYOUTS)[number];
