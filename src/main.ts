@@ -5,7 +5,7 @@
 
 import { EXIT, runCli } from './cli/dispatch.js';
 import { errorMessage } from './errors.js';
-import { LAB_CHILD_ENV } from './provision/lab.js';
+import { stopWithLab } from './provision/lab.js';
 import type { RunningServer } from './server.js';
 
 const out = (s: string): void => void process.stdout.write(s);
@@ -38,12 +38,7 @@ runCli(process.argv.slice(2), {
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
-    if (process.env[LAB_CHILD_ENV] === '1') {
-      // A lab KP: its stdin is a pipe from the lab process, closed when that ends in any way.
-      process.stdin.on('error', () => stop('lab ended'));
-      process.stdin.on('end', () => stop('lab ended'));
-      process.stdin.resume();
-    }
+    stopWithLab(stop);
   },
 }).then(
   (code) => {

@@ -14,7 +14,7 @@ import { masterKeyFromEnv } from '../src/keystore/master-key.js';
 import { memoryLogger } from '../src/log.js';
 import { parseExchange } from '../src/peer/protocol.js';
 import { startServer, type RunningServer } from '../src/server.js';
-import { parseKeyId } from '../src/skip/key-id.js';
+import { parseKeyId } from '../src/ids/key-id.js';
 import { nodeGet, pskAgent } from './helpers/http-client.js';
 import { writeKpFiles, type KpFiles } from './helpers/kp-files.js';
 import { makePki } from './helpers/pki.js';

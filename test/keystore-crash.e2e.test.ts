@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { masterKeyFromEnv, newMasterKeyHex } from '../src/keystore/master-key.js';
 import { FileKeyStore } from '../src/keystore/store.js';
-import type { KeyId } from '../src/skip/key-id.js';
-import type { SystemId } from '../src/skip/system-id.js';
+import type { KeyId } from '../src/ids/key-id.js';
+import type { SystemId } from '../src/ids/system-id.js';
 import { tempDir } from './helpers/tmp.js';
 
 const CHILD = 'out/test/helpers/keystore-child.js';

@@ -12,8 +12,8 @@ import fc from 'fast-check';
 import { newMasterKeyHex, type MasterKey } from '../src/keystore/master-key.js';
 import { FileKeyStore } from '../src/keystore/store.js';
 import { DuplicateKeyIdError, StoreUnavailableError } from '../src/keystore/types.js';
-import type { KeyId } from '../src/skip/key-id.js';
-import type { SystemId } from '../src/skip/system-id.js';
+import type { KeyId } from '../src/ids/key-id.js';
+import type { SystemId } from '../src/ids/system-id.js';
 import { CrashDisk } from './helpers/crash-disk.js';
 
 const IDS = Array.from(

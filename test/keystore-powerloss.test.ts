@@ -13,8 +13,8 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { newMasterKeyHex, type MasterKey } from '../src/keystore/master-key.js';
 import { FileKeyStore } from '../src/keystore/store.js';
-import type { KeyId } from '../src/skip/key-id.js';
-import type { SystemId } from '../src/skip/system-id.js';
+import type { KeyId } from '../src/ids/key-id.js';
+import type { SystemId } from '../src/ids/system-id.js';
 import { StoreUnavailableError } from '../src/keystore/types.js';
 import { CrashDisk, type DiskFault } from './helpers/crash-disk.js';
 

@@ -10,8 +10,8 @@ import { masterKeyFromEnv, newMasterKeyHex, type MasterKey } from '../src/keysto
 import { HEADER_BYTES, SLOT_BYTES, newHeader } from '../src/keystore/slots.js';
 import { FileKeyStore, type FileKeyStoreOptions } from '../src/keystore/store.js';
 import { DuplicateKeyIdError, StoreFullError, StoreUnavailableError } from '../src/keystore/types.js';
-import type { KeyId } from '../src/skip/key-id.js';
-import type { SystemId } from '../src/skip/system-id.js';
+import type { KeyId } from '../src/ids/key-id.js';
+import type { SystemId } from '../src/ids/system-id.js';
 import { CrashDisk, type DiskFault } from './helpers/crash-disk.js';
 import { tempDir } from './helpers/tmp.js';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseQuery } from '../src/http/query.js';
 import { HttpError } from '../src/errors.js';
-import { newKeyId, parseKeyId } from '../src/skip/key-id.js';
+import { newKeyId, parseKeyId } from '../src/ids/key-id.js';
 import { parsePskFile } from '../src/tls/psk.js';
 import { ConfigError } from '../src/errors.js';
 

@@ -4,7 +4,7 @@ import { createHmac, hkdfSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { confirmTag, exchangeBody, parseExchange } from '../src/peer/protocol.js';
-import type { KeyId } from '../src/skip/key-id.js';
+import type { KeyId } from '../src/ids/key-id.js';
 
 const VECTOR = {
   sharedSecret: Buffer.from(Array.from({ length: 32 }, (_, i) => i)),

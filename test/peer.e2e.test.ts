@@ -13,7 +13,7 @@ import { generateKeyFiles } from '../src/kem/keygen.js';
 import { loadPrivateKey, readPublicKeyFile } from '../src/kem/keys.js';
 import { noble } from '../src/kem/mlkem.js';
 import { confirmTag } from '../src/peer/protocol.js';
-import type { KeyId } from '../src/skip/key-id.js';
+import type { KeyId } from '../src/ids/key-id.js';
 import { startKp, type RunningKp } from './helpers/bundle.js';
 import { pskGet, sClient } from './helpers/http-client.js';
 import { writeKpFiles, type KpFiles } from './helpers/kp-files.js';

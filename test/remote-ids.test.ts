@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { compileGlob } from '../src/skip/glob.js';
-import { RemoteDirectory } from '../src/skip/remote-ids.js';
-import { parseSystemId, type SystemId } from '../src/skip/system-id.js';
+import { compileGlob } from '../src/ids/glob.js';
+import { RemoteDirectory } from '../src/config/remote-ids.js';
+import { parseSystemId, type SystemId } from '../src/ids/system-id.js';
 
 const id = (s: string): SystemId => parseSystemId(s)!;
 

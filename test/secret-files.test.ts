@@ -5,7 +5,7 @@ import { chmodSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Config } from '../src/config/load.js';
-import { describeExposure, exposedSecretFiles } from '../src/secret-files.js';
+import { describeExposure, exposedSecretFiles } from '../src/config/secret-files.js';
 import { tempDir } from './helpers/tmp.js';
 
 describe('secret files', () => {

@@ -7,10 +7,10 @@
 import type { Server as HttpServer } from 'node:http';
 import { connect } from 'node:net';
 import type { KeyStore } from '../keystore/types.js';
-import type { RemoteDirectory, ResolvedRemote } from '../skip/remote-ids.js';
+import type { RemoteDirectory, ResolvedRemote } from '../config/remote-ids.js';
 import type { AdmissionState } from '../http/admission.js';
-import type { Limits } from '../tls/listeners.js';
-import type { Metrics } from './metrics.js';
+import type { Limits } from '../http/limits.js';
+import type { Metrics } from '../metrics.js';
 import { createAdminServer, type Health } from './server.js';
 
 /** How old a /healthz answer may be: a fresh check at most once per this. */

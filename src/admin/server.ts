@@ -6,8 +6,8 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { admission, type AdmissionState } from '../http/admission.js';
-import { applyLimits, limitOptions, type Limits } from '../tls/listeners.js';
-import type { Metrics } from './metrics.js';
+import { applyLimits, limitOptions, type Limits } from '../http/limits.js';
+import type { Metrics } from '../metrics.js';
 
 export interface Health {
   ok: boolean;

@@ -6,7 +6,7 @@ import { FileKeyStore } from '../keystore/store.js';
 import { checkKeystoreWritable } from '../keystore/writable.js';
 import { masterKeyFromEnv, wipeMasterKey } from '../keystore/master-key.js';
 import { ConfigError } from '../errors.js';
-import { describeExposure, exposedSecretFiles } from '../secret-files.js';
+import { describeExposure, exposedSecretFiles } from '../config/secret-files.js';
 import { loadTlsMaterial } from '../tls/files.js';
 import { readPskFile } from '../tls/psk.js';
 import { loadPrivateKey, readPublicKeyFile } from '../kem/keys.js';

@@ -4,7 +4,7 @@ import { createLogger, LEVELS, type Level, type Logger } from '../log.js';
 import type { Config } from '../config/load.js';
 import { CORE_FIX, suppressCoreDumps, type CoreDumpState } from '../core-dumps.js';
 import { masterKeyFromEnv } from '../keystore/master-key.js';
-import { exposedSecretFiles } from '../secret-files.js';
+import { exposedSecretFiles } from '../config/secret-files.js';
 import { startServer } from '../server.js';
 import { CONFIG_OPTION, EXIT, UsageError, kemFromEnv, readConfig, str, type Command } from './common.js';
 

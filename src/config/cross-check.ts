@@ -4,8 +4,8 @@
 import { isIP } from 'node:net';
 import type { Config } from './types.js';
 import { errorMessage } from '../errors.js';
-import { compileGlob, isGlob } from '../skip/glob.js';
-import { parseSystemId } from '../skip/system-id.js';
+import { compileGlob, isGlob } from '../ids/glob.js';
+import { parseSystemId } from '../ids/system-id.js';
 
 /** Rules across keys; each problem is pushed to `problems`, naming `file`. */
 export function crossCheck(c: Config, file: string, problems: string[]): void {

@@ -5,7 +5,7 @@
 // costs a short answer each and a router that retries is served. Each cap has a metric.
 
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { Metrics } from '../admin/metrics.js';
+import type { Metrics } from '../metrics.js';
 import { send } from './respond.js';
 
 export interface AdmissionLimits {

@@ -7,7 +7,7 @@
 // addresses count per /64, the block one host is usually given.
 
 import type { Server, Socket } from 'node:net';
-import type { Metrics } from '../admin/metrics.js';
+import type { Metrics } from '../metrics.js';
 import type { Logger } from '../log.js';
 import type { AdmissionState } from './admission.js';
 

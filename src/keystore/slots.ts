@@ -13,8 +13,8 @@
 
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes, scryptSync } from 'node:crypto';
 import { ConfigError } from '../errors.js';
-import type { KeyId } from '../skip/key-id.js';
-import type { SystemId } from '../skip/system-id.js';
+import type { KeyId } from '../ids/key-id.js';
+import type { SystemId } from '../ids/system-id.js';
 import type { MasterKey } from './master-key.js';
 
 export const HEADER_BYTES = 4096;

@@ -21,7 +21,7 @@
 
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { ConfigError } from '../errors.js';
-import type { KeyId } from '../skip/key-id.js';
+import type { KeyId } from '../ids/key-id.js';
 import type { StoreFile, StoreFs } from './file-io.js';
 import { FreeList } from './free-list.js';
 import { GroupSync } from './group-sync.js';

@@ -16,8 +16,8 @@
 
 import { ConfigError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { KeyId } from '../skip/key-id.js';
-import type { SystemId } from '../skip/system-id.js';
+import type { KeyId } from '../ids/key-id.js';
+import type { SystemId } from '../ids/system-id.js';
 import { nodeFs, type StoreFile, type StoreFs } from './file-io.js';
 import { FreeList } from './free-list.js';
 import { GroupSync } from './group-sync.js';

@@ -1,7 +1,7 @@
 // What the SKIP handlers and the peer listener need from a keystore: store.ts implements it.
 
-import type { KeyId } from '../skip/key-id.js';
-import type { SystemId } from '../skip/system-id.js';
+import type { KeyId } from '../ids/key-id.js';
+import type { SystemId } from '../ids/system-id.js';
 
 export type TakeResult =
   | { readonly kind: 'ok'; readonly key: Buffer }

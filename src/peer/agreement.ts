@@ -2,8 +2,8 @@
 // and keyId with KP Bob through an arbitrary protocol"). The ML-KEM-1024 exchange over mutual TLS
 // (design/peer-protocol.md, peer/client.ts) implements it.
 
-import type { KeyId } from '../skip/key-id.js';
-import type { ResolvedRemote } from '../skip/remote-ids.js';
+import type { KeyId } from '../ids/key-id.js';
+import type { ResolvedRemote } from '../config/remote-ids.js';
 
 export interface KeyAgreement {
   /**

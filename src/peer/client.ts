@@ -13,10 +13,10 @@ import {
 import { errorCode, errorMessage } from '../errors.js';
 import { loadPublicKey } from '../kem/keys.js';
 import type { KemBackend, PreparedPublic } from '../kem/mlkem.js';
-import type { Metrics } from '../admin/metrics.js';
+import type { Metrics } from '../metrics.js';
 import { clip, type Logger } from '../log.js';
-import type { KeyId } from '../skip/key-id.js';
-import type { ResolvedRemote } from '../skip/remote-ids.js';
+import type { KeyId } from '../ids/key-id.js';
+import type { ResolvedRemote } from '../config/remote-ids.js';
 import type { TlsMaterial } from '../tls/files.js';
 import { certMatches } from '../tls/identity.js';
 import {
@@ -30,7 +30,7 @@ import {
 } from './agreement.js';
 import { linkFailure } from './link-failure.js';
 import { EXCHANGE_PATH, confirmTag, exchangeBody } from './protocol.js';
-import { PEER_SUITES } from './server.js';
+import { PEER_SUITES } from './suites.js';
 
 export interface PeerClientOptions {
   localSystemId: string;

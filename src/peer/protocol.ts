@@ -4,8 +4,8 @@
 
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { KEY_BITS } from '../config/load.js';
-import { parseKeyId, type KeyId } from '../skip/key-id.js';
-import { parseSystemId, type SystemId } from '../skip/system-id.js';
+import { parseKeyId, type KeyId } from '../ids/key-id.js';
+import { parseSystemId, type SystemId } from '../ids/system-id.js';
 import { MLKEM1024 } from '../kem/pem.js';
 
 export const EXCHANGE_PATH = '/key-exchange';

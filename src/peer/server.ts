@@ -16,14 +16,15 @@ import {
   type KeyStore,
 } from '../keystore/types.js';
 import type { OwnKemKeys } from '../kem/own-keys.js';
-import type { Metrics } from '../admin/metrics.js';
+import type { Metrics } from '../metrics.js';
 import { clip, type Logger } from '../log.js';
-import type { RemoteDirectory } from '../skip/remote-ids.js';
+import type { RemoteDirectory } from '../config/remote-ids.js';
 import type { TlsMaterial } from '../tls/files.js';
 import { identitiesMatch, socketIdentities } from '../tls/identity.js';
 import { handshakeReason } from '../tls/handshake-reasons.js';
 import { refusalReporter } from '../tls/refusals.js';
-import { applyLimits, closeFailedHandshakes, limitOptions, type Limits } from '../tls/listeners.js';
+import { applyLimits, limitOptions, type Limits } from '../http/limits.js';
+import { closeFailedHandshakes } from '../tls/refusals.js';
 import {
   EXCHANGE_PATH,
   MAX_EXCHANGE_BODY_BYTES,
@@ -32,14 +33,7 @@ import {
   parseExchange,
   successBody,
 } from './protocol.js';
-
-/** Peer link suites: forward-secret AES-256-GCM only, like the encryptor side; a client that
- * offers only AES-128 or ChaCha20 is refused (finding 12). */
-export const PEER_SUITES = [
-  'ECDHE-ECDSA-AES256-GCM-SHA384',
-  'ECDHE-RSA-AES256-GCM-SHA384',
-  'TLS_AES_256_GCM_SHA384',
-] as const;
+import { PEER_SUITES } from './suites.js';
 
 /** Retry-After for a peer whose keys for us are at max_held_keys_per_remote: keys are collected
  * or expire, so a few seconds later there is room. */

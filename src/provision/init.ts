@@ -15,8 +15,8 @@ import { ConfigError } from '../errors.js';
 import { generateKeyFiles, writeFileAtomic } from '../kem/keygen.js';
 import type { KemBackend } from '../kem/mlkem.js';
 import { newMasterKeyHex } from '../keystore/master-key.js';
-import { isGlob } from '../skip/glob.js';
-import { parseSystemId } from '../skip/system-id.js';
+import { isGlob } from '../ids/glob.js';
+import { parseSystemId } from '../ids/system-id.js';
 import { routerConfig } from './ios-xe.js';
 
 export const LAYOUTS = ['host', 'iox'] as const;

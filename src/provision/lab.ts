@@ -152,6 +152,15 @@ mtls_port: ${me.mtls}
 /** Set in a lab KP's environment: `serve` stops when its stdin (a pipe from the lab) closes. */
 export const LAB_CHILD_ENV = 'SKIP_SERVER_LAB_CHILD';
 
+/** In a KP the lab started: `stop` runs when the lab ends in any way (its pipe to our stdin
+ * closes), so no KP outlives it. Elsewhere nothing. */
+export function stopWithLab(stop: (why: string) => void): void {
+  if (process.env[LAB_CHILD_ENV] !== '1') return;
+  process.stdin.on('error', () => stop('lab ended'));
+  process.stdin.on('end', () => stop('lab ended'));
+  process.stdin.resume();
+}
+
 /**
  * Runs both KPs as child processes until SIGINT/SIGTERM; resolves with the exit code. Each child
  * holds a pipe from this process as its stdin and stops when it closes, so the KPs end with the

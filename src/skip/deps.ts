@@ -4,8 +4,8 @@ import type { Config } from '../config/load.js';
 import type { KeyStore } from '../keystore/types.js';
 import type { Logger } from '../log.js';
 import type { KeyAgreement } from '../peer/agreement.js';
-import type { RemoteDirectory } from './remote-ids.js';
-import type { Metrics } from '../admin/metrics.js';
+import type { RemoteDirectory } from '../config/remote-ids.js';
+import type { Metrics } from '../metrics.js';
 import type { IdentityQuota } from './identity-quota.js';
 
 export interface SkipDeps {

@@ -17,9 +17,9 @@ import {
   PeerUnreachableError,
 } from '../peer/agreement.js';
 import type { SkipDeps } from './deps.js';
-import { newKeyId, parseKeyId } from './key-id.js';
-import type { ResolvedRemote } from './remote-ids.js';
-import { parseSystemId } from './system-id.js';
+import { newKeyId, parseKeyId } from '../ids/key-id.js';
+import type { ResolvedRemote } from '../config/remote-ids.js';
+import { parseSystemId } from '../ids/system-id.js';
 
 const SIZE_RULE = `${KEY_BITS.min} to ${KEY_BITS.max} bits in multiples of 8`;
 

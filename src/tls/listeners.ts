@@ -6,19 +6,19 @@
 // is node:tls's, limited to TLS_AES_256_GCM_SHA384.
 
 import { constants as cryptoConstants, randomBytes } from 'node:crypto';
-import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { createServer, type Server, type ServerOptions } from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { errorCode } from '../errors.js';
-import type { Metrics } from '../admin/metrics.js';
+import type { Metrics } from '../metrics.js';
 import { clip, type Logger } from '../log.js';
-import { PROFILES } from '../memory-profile.js';
 import type { TlsMaterial } from './files.js';
 import { handshakeReason } from './handshake-reasons.js';
 import { socketIdentities } from './identity.js';
 import type { PskTable } from './psk.js';
-import { refusalReporter } from './refusals.js';
+import { closeFailedHandshakes, refusalReporter } from './refusals.js';
+import { LIMITS, applyLimits, limitOptions, type Limits } from '../http/limits.js';
 import { installFrontDoor } from '../tls13/front-door.js';
 
 /** TLS 1.2 PSK suites: IOS XE's two GCM suites, then the draft's Table 1 CBC suites. Server
@@ -38,31 +38,6 @@ export const CERT_SUITES = [
   'ECDHE-RSA-AES256-GCM-SHA384',
   'AES256-SHA256',
 ] as const;
-
-/** Limits on the encryptor listener; a slow or huge request is cut without harming others. */
-export const LIMITS: {
-  readonly handshakeTimeoutMs: number;
-  readonly headersTimeoutMs: number;
-  readonly requestTimeoutMs: number;
-  readonly keepAliveTimeoutMs: number;
-  readonly idleTimeoutMs: number;
-  readonly timeoutCheckMs: number;
-  readonly maxHeaderBytes: number;
-  readonly maxConnections: number;
-  readonly maxInFlight: number;
-} = {
-  handshakeTimeoutMs: 10_000,
-  headersTimeoutMs: 10_000,
-  requestTimeoutMs: 15_000,
-  keepAliveTimeoutMs: 5_000,
-  idleTimeoutMs: 30_000,
-  /** How often Node checks the two request timeouts above. */
-  timeoutCheckMs: 1_000,
-  maxHeaderBytes: 8_192,
-  /** The appliance profile's caps; memory_profile sets smaller ones. */
-  ...PROFILES.appliance,
-};
-export type Limits = typeof LIMITS;
 
 export type EncryptorTls =
   | {
@@ -227,38 +202,6 @@ export function createEncryptorServer(
   }
   const identify = (req: IncomingMessage): string | undefined => identities.get(req.socket);
   return { server, suites, identify };
-}
-
-/** The time and size limits of LIMITS as https server options; every listener uses these. */
-export function limitOptions(limits: Limits): ServerOptions {
-  return {
-    handshakeTimeout: limits.handshakeTimeoutMs,
-    requestTimeout: limits.requestTimeoutMs,
-    headersTimeout: limits.headersTimeoutMs,
-    keepAliveTimeout: limits.keepAliveTimeoutMs,
-    connectionsCheckingInterval: limits.timeoutCheckMs,
-    maxHeaderSize: limits.maxHeaderBytes,
-  };
-}
-
-/** The limits that are set on the server object rather than passed as options (http or https). */
-export function applyLimits<S extends HttpServer>(server: S, limits: Limits): S {
-  server.maxConnections = limits.maxConnections;
-  server.setTimeout(limits.idleTimeoutMs);
-  return server;
-}
-
-/**
- * A connection whose TLS handshake failed or timed out is destroyed at once. node:https forwards
- * `tlsClientError` to `clientError`, whose HTTP answer cannot leave a socket without a TLS
- * session: without this the socket stayed (CLOSE-WAIT) and held a maxConnections slot forever,
- * so silent TCP clients could shut the port (docs/security.md, finding 1).
- */
-export function closeFailedHandshakes(server: Server, report: (err: Error, socket: TLSSocket) => void): void {
-  server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
-    socket.destroy();
-    report(err, socket);
-  });
 }
 
 /** Malformed, oversized or too slow requests: a short JSON answer, then the connection is closed. */

@@ -3,7 +3,9 @@
 // Every refusal is counted in /metrics by listener, reason class and identity. The identity label
 // is set only for identities in the PSK table, so an attacker cannot grow the label set.
 
-import type { Metrics } from '../admin/metrics.js';
+import type { Server } from 'node:https';
+import type { TLSSocket } from 'node:tls';
+import type { Metrics } from '../metrics.js';
 import { clip, type Fields, type Logger } from '../log.js';
 
 /** The reason classes of skip_tls_handshakes_refused_total, in the order they are tried. */
@@ -100,4 +102,17 @@ export function refusalReporter(o: RefusalOptions): RefusalReport {
       timer.unref();
     }
   };
+}
+
+/**
+ * A connection whose TLS handshake failed or timed out is destroyed at once. node:https forwards
+ * `tlsClientError` to `clientError`, whose HTTP answer cannot leave a socket without a TLS
+ * session: without this the socket stayed (CLOSE-WAIT) and held a maxConnections slot forever,
+ * so silent TCP clients could shut the port (docs/security.md, finding 1).
+ */
+export function closeFailedHandshakes(server: Server, report: (err: Error, socket: TLSSocket) => void): void {
+  server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
+    socket.destroy();
+    report(err, socket);
+  });
 }

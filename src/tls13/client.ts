@@ -10,6 +10,7 @@ import {
   CONTENT,
   EXT,
   GROUP,
+  HASH,
   HRR_RANDOM,
   HS,
   PSK_DHE_KE,
@@ -28,7 +29,6 @@ import {
   masterSecret,
   nextTrafficSecret,
 } from './key-schedule.js';
-import { HASH } from './handshake.js';
 import { AlertError, RecordProtection, RecordReader, plainRecord } from './record.js';
 import { Reader, extension, handshake, u16, u8, vec } from './wire.js';
 

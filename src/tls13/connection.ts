@@ -5,15 +5,11 @@
 
 import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
-import { ALERT, CONTENT, HS, MAX_PLAINTEXT } from './constants.js';
+import { ALERT, CONTENT, HASH, HS, MAX_HANDSHAKE_MESSAGE, MAX_PLAINTEXT } from './constants.js';
 import type { ClientHello } from './client-hello.js';
-import { HASH, ServerHandshake, type HandshakeOptions, type Negotiated, type Step } from './handshake.js';
+import { ServerHandshake, type HandshakeOptions, type Negotiated, type Step } from './handshake.js';
 import { nextTrafficSecret } from './key-schedule.js';
 import { AlertError, RecordProtection, RecordReader, plainRecord, type RawRecord } from './record.js';
-
-/** Largest handshake message taken: 16 KiB (a ClientHello with a post-quantum key share is ~1.6
- * KB), so what a half-open connection can make the front door hold stays near 33 KiB. */
-export const MAX_HANDSHAKE_MESSAGE = 1 << 14;
 
 export interface ConnectionEvents {
   /** The handshake finished: the plaintext socket is ready for HTTP. */

@@ -80,3 +80,10 @@ export const HRR_RANDOM = Buffer.from(
   'cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c',
   'hex',
 );
+
+/** The hash of the one suite served, and of the PSKs it takes. */
+export const HASH = 'sha384' as const;
+
+/** Largest handshake message taken: 16 KiB (a ClientHello with a post-quantum key share is about
+ * 1.6 KB). */
+export const MAX_HANDSHAKE_MESSAGE = 1 << 14;

@@ -12,13 +12,14 @@ import {
   ALERT,
   CONTENT,
   MAX_CIPHERTEXT,
+  MAX_HANDSHAKE_MESSAGE,
   TLS12,
   TLS13,
   TLS_AES_256_GCM_SHA384,
   suiteName,
 } from './constants.js';
 import { parseClientHello, type ClientHello } from './client-hello.js';
-import { Tls13Connection, MAX_HANDSHAKE_MESSAGE, type Tls13Socket } from './connection.js';
+import { Tls13Connection, type Tls13Socket } from './connection.js';
 import type { Negotiated, PskLookup } from './handshake.js';
 import { AlertError, RecordReader, plainRecord } from './record.js';
 

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import {
   ALERT,
   EXT,
+  HASH,
   HRR_RANDOM,
   HS,
   PSK_DHE_KE,
@@ -26,12 +27,9 @@ import {
   handshakeSecret,
   macEqual,
   masterSecret,
-  type Hash,
 } from './key-schedule.js';
 import { AlertError } from './record.js';
 import { extension, handshake, u16, u8, vec } from './wire.js';
-
-export const HASH: Hash = 'sha384';
 
 export interface PskLookup {
   /** The key of an identity, or null/undefined when it is not in the table. */

@@ -4,8 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { writeSync } from 'node:fs';
 import { masterKeyFromEnv } from '../../src/keystore/master-key.js';
 import { FileKeyStore } from '../../src/keystore/store.js';
-import type { KeyId } from '../../src/skip/key-id.js';
-import type { SystemId } from '../../src/skip/system-id.js';
+import type { KeyId } from '../../src/ids/key-id.js';
+import type { SystemId } from '../../src/ids/system-id.js';
 
 const say = (line: string): void => void writeSync(1, `${line}\n`);
 const BOB = 'bob' as SystemId;

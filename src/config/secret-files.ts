@@ -10,7 +10,7 @@
 // quiet; a group such as `adm` or `users` is reported with its login users by name.
 
 import { readFileSync, statSync } from 'node:fs';
-import type { Config } from './config/load.js';
+import type { Config } from './load.js';
 
 export interface ExposedFile {
   file: string;

@@ -2,9 +2,9 @@
 // An entry is either an exact ID or a glob pattern; a pattern entry may use `{id}` in `ip` and
 // `pubkey_path` to name the concrete peer, so one entry can serve thousands of spokes.
 
-import type { RemoteSystemConfig } from '../config/load.js';
-import { compileGlob, isGlob } from './glob.js';
-import type { SystemId } from './system-id.js';
+import type { RemoteSystemConfig } from './load.js';
+import { compileGlob, isGlob } from '../ids/glob.js';
+import type { SystemId } from '../ids/system-id.js';
 
 /** IDs that reach a pattern entry end up in a host name or file path, so only these characters. */
 const SUBSTITUTABLE_ID = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
