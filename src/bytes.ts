@@ -1,5 +1,5 @@
 // Byte helpers shared by every module that touches key material.
-// Rule (architecture.md, style 5): whoever allocates a secret buffer wipes it in `finally`.
+// Rule (docs/architecture.md, style 5): whoever allocates a secret buffer wipes it in `finally`.
 
 /** Zero-fills every given buffer; tolerates undefined so it can sit in `finally`. */
 export function wipe(...bufs: (Uint8Array | undefined | null)[]): void {

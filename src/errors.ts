@@ -1,4 +1,4 @@
-// Typed internal errors (architecture.md, style 4). Their messages are for operators and logs;
+// Typed internal errors (docs/architecture.md, style 4). Their messages are for operators and logs;
 // what a client sees is decided in http/respond.ts and never includes these messages verbatim
 // unless the error is an HttpError made for that purpose.
 

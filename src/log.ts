@@ -1,4 +1,4 @@
-// Structured logs: one JSON object per line on stdout (architecture.md, style 6: events, never values).
+// Structured logs: one JSON object per line on stdout (docs/architecture.md, style 6: events, never values).
 // Nothing that holds key material may be passed as a field; fields are plain scalars or short lists.
 
 export const LEVELS = ['debug', 'info', 'warn', 'error'] as const;

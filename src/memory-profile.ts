@@ -1,4 +1,4 @@
-// memory_profile: the caps that keep a KP's own memory inside its container (architecture.md,
+// memory_profile: the caps that keep a KP's own memory inside its container (docs/architecture.md,
 // Memory budget). Each idle TLS connection costs about 100 KB and each request in flight about
 // 18 KB more, so the connection and in-flight caps bound what a storm can make the KP hold; the
 // numbers come from `npm run bench`'s storm phase (see the README's memory figures).

@@ -1,4 +1,4 @@
-// The admin listener (architecture.md): off unless admin_port is set, loopback by default, plain
+// The admin listener (docs/architecture.md): off unless admin_port is set, loopback by default, plain
 // HTTP, GET /healthz and GET /metrics only. It never serves keys, and the encryptor and peer
 // ports never serve it. It has the time and size limits of the other listeners and small caps of
 // its own (ADMIN_CAPS), counted in /metrics as listener "admin", so a flood of admin connections

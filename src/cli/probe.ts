@@ -1,6 +1,6 @@
-// `skip-server probe`: plays both routers of a KP pair and checks what they would see
-// (issue 14): the smoke run by default, the draft's status codes and TLS profile with
-// --conformance. Works against any SKIP Key Provider.
+// `skip-server probe`: plays both routers of a KP pair and checks what they would see: the
+// smoke run by default, the draft's status codes and TLS profile with --conformance. Works
+// against any SKIP Key Provider.
 
 import { conformance, tlsProfile } from '../probe/conformance.js';
 import { smoke, type Check, type ProbeOptions } from '../probe/checks.js';

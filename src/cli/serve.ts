@@ -65,7 +65,7 @@ export function configWithOverrides(values: Parameters<Command['run']>[0], comma
   return config;
 }
 
-/** Start-up warnings about where secrets are exposed (docs/security.md, findings 5 and 12). */
+/** Start-up warnings about where secrets are exposed (docs/security.md). */
 function warnAboutSecrets(config: Config, log: Logger): void {
   if (process.env.KEYSTORE_MASTER_KEY !== undefined) {
     log.warn('master key read from the environment', {

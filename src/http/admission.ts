@@ -1,4 +1,4 @@
-// Admission control, one place for every listener (architecture.md, Memory budget): a cap on
+// Admission control, one place for every listener (docs/architecture.md, Memory budget): a cap on
 // connections and a cap on requests in flight. Past the connection cap Node closes a new
 // connection at once (refused fast, never left to time out); past the in-flight cap a request is
 // answered 503 with Retry-After and a JSON detail before any handler runs, so a storm of routers

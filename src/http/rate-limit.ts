@@ -1,4 +1,4 @@
-// A token bucket per client identity (docs/security.md, finding 10): each request takes a token;
+// A token bucket per client identity (docs/security.md): each request takes a token;
 // tokens come back at `perSecond` up to `burst`. A router rekeying every tunnel at once is a
 // burst; one that asks without end is held to the rate. Identities are the configured PSK
 // identities or allowed certificates, so the table stays as small as the config.

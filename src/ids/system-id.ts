@@ -1,6 +1,6 @@
 // The system-ID rule (draft §4.2): what a localSystemID or remoteSystemID may be.
 
-/** A concrete system ID as it arrives in a request, validated once (architecture.md, style 3). */
+/** A concrete system ID as it arrives in a request, validated once (docs/architecture.md, style 3). */
 export type SystemId = string & { readonly __brand: 'SystemId' };
 
 /** Longest ID accepted; the draft requires at least 32 bytes (§4.1). */

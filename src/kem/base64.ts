@@ -1,5 +1,5 @@
 // Base64 (RFC 4648) between Buffers, so private key PEM never passes through a JS string:
-// strings cannot be wiped (architecture.md, style 5).
+// strings cannot be wiped (docs/architecture.md, style 5).
 
 const ALPHABET = Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/');
 const VALUE = new Int16Array(256).fill(-1);

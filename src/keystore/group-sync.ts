@@ -1,5 +1,5 @@
 // Group commit: one fdatasync for every waiter whose write completed before it started, so
-// concurrent puts and takes share syncs (architecture.md, Keystore).
+// concurrent puts and takes share syncs (docs/architecture.md, Keystore).
 
 import type { StoreFile } from './file-io.js';
 

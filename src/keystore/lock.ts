@@ -3,7 +3,7 @@
 // by SIGKILL, so a crash never leaves a stale lock. Two names are held: one for the keystore's
 // real path (taken before the file may be created) and one for the file itself, its device and
 // inode (taken once it exists), so a symlink or hard link to the same file is refused too
-// (docs/security.md, finding 6).
+// (docs/security.md).
 // Scope: one host and network namespace (containers sharing a volume across namespaces are not
 // covered). Where abstract sockets do not exist, the store opens unlocked and says so.
 

@@ -1,4 +1,4 @@
-// The keystore file format (architecture.md, Keystore):
+// The keystore file format (docs/architecture.md, Keystore):
 //   header, 4096 bytes: magic "SKIPKSv1", u16 version, u16 slot size, u8 kdf (0 raw, 1 scrypt),
 //     u8 log2 N, u8 r, u8 p, 16-byte salt, 16-byte random file id, then a 12-byte nonce and
 //     16-byte AES-256-GCM tag over nothing, with bytes 0..47 as AAD: it proves the master key

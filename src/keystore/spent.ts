@@ -1,7 +1,7 @@
 // The spent log, `<keystore>.spent`: the keyIds this keystore has handed out, each kept until
 // its take time plus the key TTL (by then any copy of its slot has expired too). It is what makes
-// a replayed slot or an earlier copy of the keystore file harmless (docs/security.md, finding 3),
-// and what answers a replayed /key-exchange with 409 (finding 7). It is a separate file, synced
+// a replayed slot or an earlier copy of the keystore file harmless (docs/security.md),
+// and what answers a replayed /key-exchange with 409 (docs/security.md). It is a separate file, synced
 // on its own, so rolling back the keystore file alone does not roll it back; an attacker who can
 // roll back both files at once is out of its reach (docs/security.md says what closes that).
 //

@@ -46,7 +46,7 @@ export class DuplicateKeyIdError extends Error {
   }
 }
 
-/** put refused: the store holds `max` keys for this remote system, or in all, already (finding 10). */
+/** put refused: the store holds `max` keys for this remote system, or in all, already (docs/security.md). */
 export class StoreFullError extends Error {
   constructor(
     readonly remote: SystemId,

@@ -1,6 +1,6 @@
 // How GET /key obtains a key that the peer KP also holds (draft §2 step 2: "synchronizes the key
 // and keyId with KP Bob through an arbitrary protocol"). The ML-KEM-1024 exchange over mutual TLS
-// (design/peer-protocol.md, peer/client.ts) implements it.
+// (docs/peer-protocol.md, peer/client.ts) implements it.
 
 import type { KeyId } from '../ids/key-id.js';
 import type { ResolvedRemote } from '../config/remote-ids.js';

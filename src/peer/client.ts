@@ -1,4 +1,4 @@
-// The peer client behind GET /key (design/peer-protocol.md, steps 2-6): encapsulate to the
+// The peer client behind GET /key (docs/peer-protocol.md, steps 2-6): encapsulate to the
 // peer's ML-KEM-1024 key, POST over mutual TLS on a kept-alive connection, and return the key
 // only after the peer's 200. Any failure leaves no key here; the caller answers 503 or 502.
 
@@ -205,8 +205,8 @@ export class PeerClient implements KeyAgreement {
 
   /**
    * Health probe: a whole mutual-TLS handshake with `remote`, then a clean close (close_notify),
-   * so certificate problems show here, and the peer logs nothing (a bare TCP connect made it
-   * log a refused handshake per probe). A server judges our certificate once our side of the
+   * so certificate problems show here, and the peer logs nothing (a TCP connect alone would
+   * make it log a refused handshake per probe). A server judges our certificate once our side of the
    * handshake is done (TLS 1.3), and one on Node closes without an alert: so 'reachable' waits for
    * its session ticket (sent once it accepted us) or a quiet moment, and a close in between is
    * the peer refusing our certificate. Nothing is sent, so no reset hides an alert.

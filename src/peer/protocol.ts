@@ -1,5 +1,5 @@
-// The KP-to-KP exchange of the reference Python Key Provider (design/peer-protocol.md; ours is
-// docs/peer-protocol.md), parsed once at the boundary, plus our backward-compatible extension
+// The KP-to-KP exchange of the reference Python Key Provider (docs/peer-protocol.md), parsed
+// once at the boundary, plus our backward-compatible extension
 // `confirm`: proof that the sender holds the shared secret for exactly these fields.
 
 import { createHmac, timingSafeEqual } from 'node:crypto';

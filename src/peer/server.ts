@@ -1,5 +1,5 @@
 // The peer listener (mtls_port, default 8443): POST /key-exchange only, over mutual TLS with
-// certificates from `cafile` (design/peer-protocol.md, steps 4-5). It never serves /key.
+// certificates from `cafile` (docs/peer-protocol.md, steps 4-5). It never serves /key.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
@@ -199,7 +199,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       size += c.length;
       if (size > limit) {
         // Stop keeping the body but let the 413 leave: the connection closes after the answer
-        // (a chunked body gave a reset instead of 413; finding 12).
+        // (a chunked body gave a reset instead of 413).
         req.off('data', onData);
         chunks.length = 0;
         req.resume();

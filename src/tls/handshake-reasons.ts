@@ -1,6 +1,6 @@
 // Why a TLS handshake was refused, in an operator's words, from Node's and OpenSSL's error codes
-// (issue 11, point 8: "ERR_SSL_CIPHER_OPERATION_FAILED" told nobody that the PSK was wrong).
-// The code stays in the log line beside the words, for searching.
+// ("ERR_SSL_CIPHER_OPERATION_FAILED" alone tells nobody that the PSK was wrong). The code stays
+// in the log line beside the words, for searching.
 
 import { errorCode } from '../errors.js';
 

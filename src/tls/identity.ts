@@ -1,4 +1,4 @@
-// Identities a certificate vouches for (docs/security.md, finding 8): its DNS and IP
+// Identities a certificate vouches for (docs/security.md): its DNS and IP
 // subjectAltNames; the subject CN only when the certificate has no subjectAltName at all, and
 // only if there is exactly one CN. Email, URI and other SAN kinds never name a system.
 // Comparison is exact and case-sensitive, as configured.

@@ -1,4 +1,4 @@
-// TLS-PSK table for encryptors (architecture.md, "TLS on the encryptor link").
+// TLS-PSK table for encryptors (docs/architecture.md, Decisions).
 // File format, as the reference's create_psk.sh writes it: one `identity:hexkey` per line, `#`
 // comments, blank lines ignored. Node's pskCallback is synchronous, so the table lives in memory
 // and is swapped whole on reload; replaced key buffers are wiped.
