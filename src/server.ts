@@ -47,6 +47,9 @@ export interface StartOptions {
   kem?: KemBackend;
   /** Tests shorten timeouts; production uses LIMITS. */
   limits?: Partial<Limits>;
+  /** The encryptor PSK table when use_psk is on; default: read from psk_file. The server owns it
+   * (wipes its keys on close or on a failed start). */
+  psk?: PskTable;
 }
 
 export interface RunningServer {
@@ -68,7 +71,7 @@ export async function startServer(config: Config, opts: StartOptions): Promise<R
   const { log } = opts;
   const material = loadTlsMaterial(config);
   const remotes = new RemoteDirectory(config.localSystemID, config.remoteSystems, config.mtls_port);
-  const psk = config.use_psk ? new PskTable(config.psk_file!) : undefined;
+  const psk = config.use_psk ? (opts.psk ?? new PskTable(config.psk_file!)) : undefined;
   const tls: EncryptorTls = psk
     ? {
         mode: 'psk',
