@@ -236,6 +236,20 @@ describe('keystore', () => {
     await again.store.close();
   });
 
+  it('leaves the keystore unlocked after a refused open (wrong master key, missing spent log)', async (t) => {
+    const path = join(tempDir(t), 'keystore.db');
+    const master = raw();
+    const copy = (): MasterKey => ({ kind: 'raw', key: Buffer.from((master as { key: Buffer }).key) });
+    await (await open({ path, master: copy() })).store.close();
+    await assert.rejects(open({ path, master: raw() }), /wrong master key/);
+    await (await open({ path, master: copy() })).store.close();
+    const spent = readFileSync(`${path}.spent`);
+    rmSync(`${path}.spent`);
+    await assert.rejects(open({ path, master: copy() }), /the spent log is missing/);
+    writeFileSync(`${path}.spent`, spent);
+    await (await open({ path, master: copy() })).store.close();
+  });
+
   it('refuses a second opener through a symlink or a hard link to the same file (finding 6)', async (t) => {
     const dir = tempDir(t);
     const path = join(dir, 'keystore.db');

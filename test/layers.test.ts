@@ -8,13 +8,14 @@ import { describe, it } from 'node:test';
 
 /** Lowest first. A unit may import only from units of a lower layer (and from itself). */
 export const LAYERS: readonly (readonly string[])[] = [
-  ['errors', 'log', 'bytes', 'utf8', 'version', 'memory-profile', 'metrics', 'core-dumps', 'ids'],
+  ['errors', 'log', 'bytes', 'utf8', 'version', 'memory-profile', 'metrics', 'core-dumps', 'ids', 'cleanup'],
   ['config', 'kem', 'keystore', 'http'],
   ['tls13'],
   ['tls'],
   ['peer'],
   ['skip', 'admin', 'probe'],
   ['provision'],
+  ['start'],
   ['server'],
   ['cli'],
   ['main'],

@@ -14,6 +14,7 @@
 //   and slots whose keyId the spent log (spent.ts) says was handed out: a replayed slot or an
 //   earlier copy of the file. A take records its keyId there before the key leaves.
 
+import { Cleanup } from '../cleanup.js';
 import { ConfigError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { KeyId } from '../ids/key-id.js';
@@ -32,7 +33,6 @@ import {
   openSlot,
   sealSlot,
   slotOffset,
-  type OpenedHeader,
   type StoreKeys,
 } from './slots.js';
 import { DuplicateKeyIdError, StoreFullError, unavailable, type KeyStore, type TakeResult } from './types.js';
@@ -99,6 +99,16 @@ const SCAN_CHUNK = 1024;
 /** The keys derived from the master key, wiped once no store will use them. */
 const wipeKeys = (k: StoreKeys): void => void (k.slotKey.fill(0), k.spentKey.fill(0));
 
+/** What createNew and openExisting hand to the store. */
+interface Opened {
+  file: StoreFile;
+  keys: StoreKeys;
+  spent: SpentLog | undefined;
+  spentReport: { spent: number; corrupt: number };
+  created: boolean;
+  upgraded: boolean;
+}
+
 export class FileKeyStore implements KeyStore {
   readonly kind = 'encrypted file';
   private readonly index = new Map<KeyId, Entry>();
@@ -114,7 +124,6 @@ export class FileKeyStore implements KeyStore {
   private sweeper: NodeJS.Timeout | undefined;
   private closed = false;
   private expiredTotal = 0;
-  private lock: KeystoreLock | undefined;
   private readonly now: () => number;
 
   private constructor(
@@ -123,106 +132,125 @@ export class FileKeyStore implements KeyStore {
     private readonly o: FileKeyStoreOptions,
     /** Absent only for a version 1 keystore opened read-only (it has none yet). */
     private readonly spent: SpentLog | undefined,
+    /** Releases the spent log, the keys, the file and the lock, in that order. */
+    private readonly cleanup: Cleanup,
   ) {
     this.syncer = new GroupSync(file);
     this.slots = new FreeList(file, slotOffset, o.growSlots ?? 1024);
     this.now = o.now ?? Date.now;
   }
 
-  /** Opens (or creates) the keystore; a wrong master key or foreign file is a ConfigError. */
+  /** Opens (or creates) the keystore; a wrong master key or foreign file is a ConfigError. Whatever
+   * the open took (lock, file, keys, spent log) is on one cleanup stack: a failed open unwinds it,
+   * and close() does. */
   static async open(o: FileKeyStoreOptions): Promise<{ store: FileKeyStore; report: OpenReport }> {
     const fs = o.fs ?? nodeFs;
-    // The simulated disks of the tests have no real path to lock; read-only scans need no lock.
-    const lock = o.fs || o.readOnly ? undefined : await lockKeystore(o.path);
-    if (lock && !lock.held)
-      o.log?.warn('keystore not locked', { path: o.path, reason: 'no abstract UNIX sockets here' });
+    const cleanup = new Cleanup(({ step, error }) =>
+      o.log?.warn('cleanup step failed', {
+        step,
+        error: (error as NodeJS.ErrnoException).code ?? errorMessage(error),
+      }),
+    );
     try {
-      return await FileKeyStore.openLocked(o, fs, lock);
+      // The simulated disks of the tests have no real path to lock; read-only scans need no lock.
+      const lock = o.fs || o.readOnly ? undefined : await lockKeystore(o.path);
+      if (lock) cleanup.defer('keystore lock', () => lock.release());
+      if (lock && !lock.held)
+        o.log?.warn('keystore not locked', { path: o.path, reason: 'no abstract UNIX sockets here' });
+      // Beside the real file, so a symlinked keystore_path finds the same log.
+      const spentFile = spentPath(o.fs ? o.path : realPath(o.path));
+      const existing = await fs.openExisting(o.path, o.readOnly);
+      const opened = existing
+        ? await FileKeyStore.openExisting(o, fs, existing, spentFile, lock, cleanup)
+        : await FileKeyStore.createNew(o, fs, spentFile, lock, cleanup);
+      const store = new FileKeyStore(opened.file, opened.keys, o, opened.spent, cleanup);
+      const report = await store.scan(opened.created);
+      const { spent, corrupt } = opened.spentReport;
+      Object.assign(report, { spent, spentCorrupt: corrupt, upgraded: opened.upgraded });
+      const every = o.sweepEveryMs ?? Math.min(o.ttlMs, 60_000);
+      if (!o.readOnly && every > 0)
+        store.sweeper = setInterval(() => void store.sweep().catch(() => {}), every).unref();
+      return { store, report };
     } catch (e) {
-      await lock?.release();
-      throw e;
+      return cleanup.fail(e);
     }
   }
 
-  private static async openLocked(
+  /** A new keystore: the spent log first, then the file holding only its header. */
+  private static async createNew(
     o: FileKeyStoreOptions,
     fs: StoreFs,
+    spentFile: string,
     lock: KeystoreLock | undefined,
-  ): Promise<{ store: FileKeyStore; report: OpenReport }> {
+    cleanup: Cleanup,
+  ): Promise<Opened> {
+    if (o.readOnly) throw new ConfigError([`${o.path}: no keystore there`]);
+    const made = newHeader(o.master);
+    cleanup.defer('keystore keys', () => wipeKeys(made.keys));
+    // The spent log first: a crash before the keystore exists leaves a stale log that the next
+    // start replaces, never a keystore without its log.
+    let spent: SpentLog;
+    let file: StoreFile;
+    try {
+      const log = await SpentLog.create(fs, spentFile, made.keys, o.now ?? Date.now);
+      cleanup.defer('spent log', () => log.close());
+      spent = log;
+      file = await fs.create(o.path, made.header, 0o600);
+    } catch (e) {
+      throw new ConfigError([
+        `${o.path}: cannot create the keystore (${(e as NodeJS.ErrnoException).code ?? errorMessage(e)})`,
+      ]);
+    }
+    cleanup.defer('keystore file', () => file.close());
+    await lock?.pinFile();
+    return {
+      file,
+      keys: made.keys,
+      spent,
+      spentReport: { spent: 0, corrupt: 0 },
+      created: true,
+      upgraded: false,
+    };
+  }
+
+  /** An existing keystore: its header under the master key, then its spent log (made now for a
+   * version 1 keystore, before the header says version 2). */
+  private static async openExisting(
+    o: FileKeyStoreOptions,
+    fs: StoreFs,
+    file: StoreFile,
+    spentFile: string,
+    lock: KeystoreLock | undefined,
+    cleanup: Cleanup,
+  ): Promise<Opened> {
+    cleanup.defer('keystore file', () => file.close());
+    await lock?.pinFile();
     const now = o.now ?? Date.now;
-    // Beside the real file, so a symlinked keystore_path finds the same log.
-    const spentFile = spentPath(o.fs ? o.path : realPath(o.path));
-    let file = await fs.openExisting(o.path, o.readOnly);
-    if (file) {
-      try {
-        await lock?.pinFile();
-      } catch (e) {
-        await file.close();
-        throw e;
-      }
+    const opened = openHeader(await file.read(0, HEADER_BYTES), o.master, o.path);
+    const keys = opened.keys;
+    cleanup.defer('keystore keys', () => wipeKeys(keys));
+    const result: Opened = {
+      file,
+      keys,
+      spent: undefined,
+      spentReport: { spent: 0, corrupt: 0 },
+      created: false,
+      upgraded: false,
+    };
+    if (opened.upgraded && !o.readOnly) {
+      const spent = await SpentLog.create(fs, spentFile, keys, now);
+      cleanup.defer('spent log', () => spent.close());
+      result.spent = spent;
+      await file.write(0, opened.upgraded);
+      await file.sync();
+      result.upgraded = true;
+    } else if (!opened.upgraded) {
+      const s = await SpentLog.open(fs, spentFile, keys, now, o.readOnly);
+      cleanup.defer('spent log', () => s.log.close());
+      result.spent = s.log;
+      result.spentReport = s.report;
     }
-    let keys: StoreKeys;
-    let spent: SpentLog | undefined;
-    let spentReport = { spent: 0, corrupt: 0 };
-    let created = false;
-    let upgraded = false;
-    if (!file) {
-      if (o.readOnly) throw new ConfigError([`${o.path}: no keystore there`]);
-      const made = newHeader(o.master);
-      // The spent log first: a crash before the keystore exists leaves a stale log that the next
-      // start replaces, never a keystore without its log.
-      try {
-        spent = await SpentLog.create(fs, spentFile, made.keys, now);
-        file = await fs.create(o.path, made.header, 0o600);
-      } catch (e) {
-        await spent?.close();
-        wipeKeys(made.keys);
-        throw new ConfigError([
-          `${o.path}: cannot create the keystore (${(e as NodeJS.ErrnoException).code ?? errorMessage(e)})`,
-        ]);
-      }
-      keys = made.keys;
-      created = true;
-    } else {
-      let opened: OpenedHeader | undefined;
-      try {
-        opened = openHeader(await file.read(0, HEADER_BYTES), o.master, o.path);
-        keys = opened.keys;
-        if (opened.upgraded && !o.readOnly) {
-          spent = await SpentLog.create(fs, spentFile, keys, now);
-          await file.write(0, opened.upgraded);
-          await file.sync();
-          upgraded = true;
-        } else if (!opened.upgraded) {
-          const s = await SpentLog.open(fs, spentFile, keys, now, o.readOnly);
-          spent = s.log;
-          spentReport = s.report;
-        }
-      } catch (e) {
-        await spent?.close();
-        await file.close();
-        if (opened) wipeKeys(opened.keys);
-        throw e;
-      }
-    }
-    if (created) {
-      try {
-        await lock?.pinFile();
-      } catch (e) {
-        await spent?.close();
-        await file.close();
-        wipeKeys(keys);
-        throw e;
-      }
-    }
-    const store = new FileKeyStore(file, keys, o, spent);
-    store.lock = lock;
-    const report = await store.scan(created);
-    Object.assign(report, { spent: spentReport.spent, spentCorrupt: spentReport.corrupt, upgraded });
-    const every = o.sweepEveryMs ?? Math.min(o.ttlMs, 60_000);
-    if (!o.readOnly && every > 0)
-      store.sweeper = setInterval(() => void store.sweep().catch(() => {}), every).unref();
-    return { store, report };
+    return result;
   }
 
   private async scan(created: boolean): Promise<OpenReport> {
@@ -491,10 +519,8 @@ export class FileKeyStore implements KeyStore {
     clearInterval(this.sweeper);
     await this.settled();
     await this.syncer.idle();
-    await this.spent?.close();
-    wipeKeys(this.keys);
-    await this.file.close();
-    await this.lock?.release();
+    const [first] = await this.cleanup.unwind();
+    if (first) throw first.error;
   }
 
   /** Keys held for each remote system, for metrics. */
