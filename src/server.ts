@@ -21,6 +21,7 @@ import type { KeyAgreement } from './peer/agreement.js';
 import { PeerClient } from './peer/client.js';
 import { createPeerServer } from './peer/server.js';
 import { PEER_SUITES } from './peer/suites.js';
+import { KmeClient } from './kme/client.js';
 import { loadPrivateKey } from './kem/keys.js';
 import { OwnKemKeys } from './kem/own-keys.js';
 import { selectBackend, type KemBackend } from './kem/mlkem.js';
@@ -94,9 +95,13 @@ export async function startServer(config: Config, opts: StartOptions): Promise<R
   );
   const metrics = new Metrics();
   let store: KeyStore;
+  let kme: KmeClient | undefined;
   try {
+    // The key source for etsi014 and hybrid remote systems (skip/key-source.ts).
+    kme = config.kme ? new KmeClient(config.kme, metrics) : undefined;
     store = opts.store ?? (await openKeystore(config, opts.masterKey, log));
   } catch (e) {
+    kme?.close();
     psk?.close();
     kemKeys.wipe();
     throw e;
@@ -125,6 +130,7 @@ export async function startServer(config: Config, opts: StartOptions): Promise<R
     log,
     metrics,
     quota,
+    ...(kme && { kme }),
   };
   const profile = resolveProfile(config.memory_profile);
   const limits: Limits = { ...LIMITS, ...PROFILES[profile.name], ...opts.limits };
@@ -205,6 +211,7 @@ export async function startServer(config: Config, opts: StartOptions): Promise<R
   const closeAll = async (): Promise<void> => {
     await Promise.all(servers.map((s) => closeServer(s)));
     agreement.close();
+    kme?.close();
     kemKeys.wipe();
     await store.close();
     psk?.close();
@@ -224,6 +231,7 @@ export async function startServer(config: Config, opts: StartOptions): Promise<R
     encryptor: { host: config.host, port, mode: tls.mode, suites: enc.suites, identities: psk?.size },
     peer: { host: config.host, port: peerPort, suites: PEER_SUITES },
     peers: remotes.ids(),
+    ...(kme && { kme: kme.name }),
     kem: { algorithm: 'ML-KEM-1024', backend: kem.name },
     certificate: { subject: material.subject, notAfter: material.notAfter },
     keystore: { kind: store.kind, path: config.keystore_path, keyTtlSeconds: config.key_ttl_seconds },

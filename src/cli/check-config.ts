@@ -27,7 +27,8 @@ Prints OK only after every check passed; exit 3 names the file and the problem.`
     const tls = loadTlsMaterial(config);
     loadPrivateKey(config.kem_priv_key_path, kem, config.kem_pub_key_path).wipe();
     for (const r of config.remoteSystems)
-      if (!r.pubkey_path.includes('{id}')) readPublicKeyFile(r.pubkey_path, `public key of "${r.id}"`);
+      if (r.pubkey_path !== undefined && !r.pubkey_path.includes('{id}'))
+        readPublicKeyFile(r.pubkey_path, `public key of "${r.id}"`);
     const psk = config.use_psk ? readPskFile(config.psk_file!) : undefined;
     const identities = psk?.size;
     for (const k of psk?.values() ?? []) k.fill(0);
