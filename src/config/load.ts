@@ -176,7 +176,8 @@ export function parseConfig(text: string, file: string, source = resolve(file)):
       if (field === 'remotes') into[key] = readRemotes(valueNode, keyNode);
       else if (field === 'kme') {
         const entry: Record<string, unknown> = {};
-        if (!isMap(valueNode)) problems.push(`${at(valueNode ?? keyNode)}: "kme" must be a mapping (url: ..., certfile: ...)`);
+        if (!isMap(valueNode))
+          problems.push(`${at(valueNode ?? keyNode)}: "kme" must be a mapping (url: ..., certfile: ...)`);
         else readMap(valueNode, KME, 'kme.', entry);
         into[key] = entry;
       } else {

@@ -250,9 +250,18 @@ export function kmeMessage(json: unknown): string | undefined {
     typeof d === 'string'
       ? d
       : Array.isArray(d)
-        ? d.map((x) => (typeof x === 'object' && x !== null ? String((x as { msg?: unknown }).msg) : String(x))).join('; ')
+        ? d
+            .map((x) =>
+              typeof x === 'object' && x !== null ? String((x as { msg?: unknown }).msg) : String(x),
+            )
+            .join('; ')
         : undefined;
-  return text === undefined ? undefined : [...text].map((c) => (c < ' ' ? ' ' : c)).join('').slice(0, 200);
+  return text === undefined
+    ? undefined
+    : [...text]
+        .map((c) => (c < ' ' ? ' ' : c))
+        .join('')
+        .slice(0, 200);
 }
 
 /** Certificate problems are the operator's (500); anything else is no answer (503). */

@@ -55,4 +55,3 @@ export function agreementFailure(deps: SkipDeps, remote: ResolvedRemote, keyId: 
   if (e instanceof PeerRefusedError) return new HttpError(502, `peer Key Provider "${peer}" refused the key`);
   return e;
 }
-

@@ -44,24 +44,38 @@ export async function kmeFailure(
     case 'malformed':
       deps.log.error('kme answer refused', { ...who, reason: e.reason });
       return new HttpError(502, `the QKD key manager for "${remote.id}" gave an unusable answer; no key`);
-    case 'size':
-      return new HttpError(400, await sizesMessage(kme, remote, at.bits ?? 0, e.reason));
+    case 'size': {
+      const sizes = await supportedSizes(kme, remote);
+      const bits = at.bits ?? 0;
+      if (sizes === undefined || bits < sizes.min || bits > sizes.max || bits % 8 !== 0) {
+        const can = sizes ? `; it delivers ${sizes.text}` : ` (${e.reason})`;
+        return new HttpError(
+          400,
+          `"size" ${bits} bits: the QKD key manager for "${remote.id}" cannot deliver it${can}`,
+        );
+      }
+      // The size is one it delivers: the KME refused for another reason.
+      deps.log.warn('kme refused the request', { ...who, reason: e.reason });
+      return new HttpError(502, `the QKD key manager for "${remote.id}" refused the request`);
+    }
     case 'refused':
       deps.log.warn('kme refused the request', { ...who, reason: e.reason });
       return new HttpError(502, `the QKD key manager for "${remote.id}" refused the request`);
   }
 }
 
-async function sizesMessage(kme: KmeClient, remote: ResolvedRemote, bits: number, said: string): Promise<string> {
-  const head = `"size" ${bits} bits: the QKD key manager for "${remote.id}" cannot deliver it`;
+async function supportedSizes(
+  kme: KmeClient,
+  remote: ResolvedRemote,
+): Promise<{ min: number; max: number; text: string } | undefined> {
   try {
     const s = await kme.status(remote.saeId);
-    const sizes =
+    const text =
       s.minKeySize === s.maxKeySize
         ? `${s.minKeySize} bits only`
-        : `${s.minKeySize} to ${s.maxKeySize} bits in multiples of 8`;
-    return `${head}; it delivers ${sizes} (default ${s.keySize})`;
+        : `${s.minKeySize} to ${s.maxKeySize} bits in multiples of 8 (default ${s.keySize})`;
+    return { min: s.minKeySize, max: s.maxKeySize, text };
   } catch {
-    return `${head} (${said})`;
+    return undefined;
   }
 }

@@ -103,6 +103,11 @@ export class SimKmeNetwork {
     return urls as [string, string];
   }
 
+  /** Whether dec_keys keeps the keys it returns (most public KMEs do), switchable at run time. */
+  set allowReread(v: boolean) {
+    this.o.allowReread = v;
+  }
+
   /** Keys still held for the pair, for tests. */
   held(master: string, slave: string): number {
     return [...this.keys.values()].filter((k) => k.master === master && k.slave === slave).length;
@@ -133,7 +138,10 @@ export class SimKmeNetwork {
       if (body === undefined) res.writeHead(status, { 'content-length': 0 }).end();
       else {
         const text = JSON.stringify(body);
-        res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+        res.writeHead(status, {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(text),
+        });
         res.end(text);
       }
     };
@@ -212,7 +220,10 @@ export class SimKmeNetwork {
     if (number > this.o.maxKeyPerRequest)
       return error(400, `"number" exceeds max_key_per_request (${this.o.maxKeyPerRequest})`);
     if (!Number.isInteger(size) || size % 8 !== 0 || size < this.o.minKeySize || size > this.o.maxKeySize)
-      return error(invalid, `"size" must be a multiple of 8 from ${this.o.minKeySize} to ${this.o.maxKeySize}`);
+      return error(
+        invalid,
+        `"size" must be a multiple of 8 from ${this.o.minKeySize} to ${this.o.maxKeySize}`,
+      );
     if (this.o.saes[slave] === undefined) return error(400, `unknown slave SAE "${slave}"`);
     const pair = `${master}\u0000${slave}`;
     const drawn = this.drawn.get(pair) ?? 0;
@@ -238,7 +249,8 @@ export class SimKmeNetwork {
     fastapi: boolean,
   ): void {
     let ids: unknown[];
-    if (Array.isArray(body.key_IDs)) ids = body.key_IDs.map((k) => (k as { key_ID?: unknown } | null)?.key_ID);
+    if (Array.isArray(body.key_IDs))
+      ids = body.key_IDs.map((k) => (k as { key_ID?: unknown } | null)?.key_ID);
     else if (url.searchParams.has('key_ID')) ids = url.searchParams.getAll('key_ID');
     else return error(fastapi ? 422 : 400, '"key_IDs" is missing');
     if (ids.length === 0 || ids.length > this.o.maxKeyPerRequest)
