@@ -2,7 +2,7 @@
 // answer, the keyId <-> key_ID mapping, the config rules, and the KME client against the
 // simulated KMEs in both dialects (ETSI's {"message"} and FastAPI's {"detail"}, 422, 404).
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { parseConfig } from '../src/config/load.js';
 import { ConfigError } from '../src/errors.js';
 import type { KeyId } from '../src/ids/key-id.js';
@@ -120,7 +120,7 @@ describe('config: key_source, sae_id, kme', () => {
   });
 });
 
-async function simAndClients(t: Parameters<typeof tempDir>[0], dialect: 'etsi' | 'fastapi') {
+async function simAndClients(t: TestContext, dialect: 'etsi' | 'fastapi') {
   const dir = tempDir(t);
   const pki = makePki(dir);
   const kme = pki.leaf('kme');

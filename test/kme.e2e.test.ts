@@ -8,6 +8,7 @@ import { masterKeyFromEnv } from '../src/keystore/master-key.js';
 import { pskGet, type HttpAnswer } from './helpers/http-client.js';
 import { startKmeKps, type KmeKps } from './helpers/kme-kps.js';
 import { freePort, tempDir } from './helpers/tmp.js';
+import { runCli } from './helpers/bundle.js';
 import { readFileSync } from 'node:fs';
 import { makePki } from './helpers/pki.js';
 
@@ -241,5 +242,13 @@ describe('KME trouble at start of the path', () => {
     const l = await net.kps.fred!.waitFor('kme refused this key provider', (x) => x.failure === 'tls');
     assert.equal(l.saeId, 'bob');
     assert.ok(String(l.kme).startsWith('127.0.0.1:'));
+    const check = await runCli(['check-config', '--config', net.files.erin!.config], {
+      env: net.files.erin!.env,
+    });
+    assert.equal(check.code, 0, check.stderr);
+    assert.match(
+      check.stdout,
+      /warning .*KME 127\.0\.0\.1:\d+ does not answer status for "bob" \(sae_id "bob"\)/,
+    );
   });
 });
