@@ -101,6 +101,19 @@ export class Metrics {
     'skip_tls_handshakes_refused_total',
     'TLS handshakes refused, by listener, reason class and PSK identity (set only for identities in the PSK table).',
   );
+  readonly kmeRequests = new Counter(
+    'skip_kme_requests_total',
+    'Requests to an ETSI GS QKD 014 KME, by KME (host:port) and operation (status, enc_keys, dec_keys).',
+  );
+  readonly kmeFailures = new Counter(
+    'skip_kme_failures_total',
+    'KME requests that gave no usable answer, by KME, operation and reason (unavailable, not_found, unauthorized, tls, malformed, size, refused).',
+  );
+  readonly kmeLatency = new Histogram(
+    'skip_kme_request_seconds',
+    "Time to the KME's answer, every request (a KP has one KME).",
+    [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  );
   private readonly gauges: (() => string)[] = [];
 
   /** A value read at each scrape (a gauge, or a counter kept elsewhere). */
@@ -133,6 +146,9 @@ export class Metrics {
       this.identityQuotaRefused,
       this.admissionRefused,
       this.handshakesRefused,
+      this.kmeRequests,
+      this.kmeFailures,
+      this.kmeLatency,
     ].map((m) => m.render());
     return `${[...all, ...this.gauges.map((g) => g())].join('\n')}\n`;
   }

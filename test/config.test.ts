@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CONFIG_KEYS, REMOTE_KEYS, loadConfig, parseConfig, suggest } from '../src/config/load.js';
+import { CONFIG_KEYS, KME_KEYS, REMOTE_KEYS, loadConfig, parseConfig, suggest } from '../src/config/load.js';
 import { ConfigError } from '../src/errors.js';
 import { firstInvalidUtf8 } from '../src/utf8.js';
 import { cgroupMemoryLimit, resolveProfile } from '../src/memory-profile.js';
@@ -52,7 +52,12 @@ describe('config', () => {
     const c = parseConfig(REFERENCE, 'skip.yaml');
     assert.equal(c.localSystemID, 'skip1.cml.lab');
     assert.deepEqual(c.remoteSystems, [
-      { id: 'skip2.cml.lab', ip: '172.31.255.2', pubkey_path: '/data/appdata/secrets/skip2_kem_pub.pem' },
+      {
+        id: 'skip2.cml.lab',
+        ip: '172.31.255.2',
+        pubkey_path: '/data/appdata/secrets/skip2_kem_pub.pem',
+        key_source: 'mlkem',
+      },
     ]);
     assert.equal(c.port, 443);
     assert.equal(c.mtls_port, 8443);
@@ -133,7 +138,7 @@ describe('config', () => {
   it('config/skip.yaml.example parses and documents every key', () => {
     const text = readFileSync('config/skip.yaml.example', 'utf8');
     parseConfig(text, 'skip.yaml.example');
-    for (const key of [...CONFIG_KEYS(), ...REMOTE_KEYS()])
+    for (const key of [...CONFIG_KEYS(), ...REMOTE_KEYS(), ...KME_KEYS()])
       assert.match(text, new RegExp(`^\\s*#?\\s*-?\\s*${key}:`, 'm'), key);
   });
 

@@ -12,7 +12,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['config', 'kem', 'keystore', 'http'],
   ['tls13'],
   ['tls'],
-  ['peer'],
+  ['peer', 'kme'],
   ['skip', 'admin', 'probe'],
   ['provision'],
   ['start'],

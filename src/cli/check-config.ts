@@ -5,11 +5,14 @@ import { dirname } from 'node:path';
 import { FileKeyStore } from '../keystore/store.js';
 import { checkKeystoreWritable } from '../keystore/writable.js';
 import { masterKeyFromEnv, wipeMasterKey } from '../keystore/master-key.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, errorMessage } from '../errors.js';
+import type { Config } from '../config/load.js';
 import { describeExposure, exposedSecretFiles } from '../config/secret-files.js';
 import { loadTlsMaterial } from '../tls/files.js';
 import { readPskFile } from '../tls/psk.js';
 import { loadPrivateKey, readPublicKeyFile } from '../kem/keys.js';
+import { KmeClient } from '../kme/client.js';
+import { Metrics } from '../metrics.js';
 import { CONFIG_OPTION, EXIT, kemFromEnv, readConfig, type Command } from './common.js';
 
 export const checkConfig: Command = {
@@ -27,7 +30,8 @@ Prints OK only after every check passed; exit 3 names the file and the problem.`
     const tls = loadTlsMaterial(config);
     loadPrivateKey(config.kem_priv_key_path, kem, config.kem_pub_key_path).wipe();
     for (const r of config.remoteSystems)
-      if (!r.pubkey_path.includes('{id}')) readPublicKeyFile(r.pubkey_path, `public key of "${r.id}"`);
+      if (r.pubkey_path !== undefined && !r.pubkey_path.includes('{id}'))
+        readPublicKeyFile(r.pubkey_path, `public key of "${r.id}"`);
     const psk = config.use_psk ? readPskFile(config.psk_file!) : undefined;
     const identities = psk?.size;
     for (const k of psk?.values() ?? []) k.fill(0);
@@ -55,6 +59,7 @@ Prints OK only after every check passed; exit 3 names the file and the problem.`
     checkKeystoreWritable(config.keystore_path);
     const warnings = [
       ...tls.warnings,
+      ...(await kmeWarnings(config)),
       ...exposedSecretFiles(config, process.env.KEYSTORE_MASTER_KEY_FILE).map(describeExposure),
     ];
     const out = io.out;
@@ -71,3 +76,27 @@ Prints OK only after every check passed; exit 3 names the file and the problem.`
     return EXIT.ok;
   },
 };
+
+/** The KME's files must load (else ConfigError); a KME that does not answer `status` for a
+ * remote system's SAE ID is a warning: it may be down only now. */
+async function kmeWarnings(config: Config): Promise<string[]> {
+  if (!config.kme) return [];
+  const kme = new KmeClient(config.kme, new Metrics());
+  try {
+    const qkd = config.remoteSystems.filter(
+      (r) => (r.key_source === 'etsi014' || r.key_source === 'hybrid') && !r.sae_id!.includes('{id}'),
+    );
+    return await Promise.all(
+      qkd.map((r) =>
+        kme.status(r.sae_id!).then(
+          () => [],
+          (e: unknown) => [
+            `KME ${kme.name} does not answer status for "${r.id}" (sae_id "${r.sae_id}"): ${errorMessage(e)}`,
+          ],
+        ),
+      ),
+    ).then((w) => w.flat());
+  } finally {
+    kme.close();
+  }
+}

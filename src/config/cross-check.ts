@@ -48,6 +48,7 @@ export function crossCheck(c: Config, file: string, problems: string[]): void {
     const dup = c.remoteSystems.findIndex((o) => o.id === r.id);
     if (dup < i) problems.push(`${file}: "${name}.id" repeats remoteSystems[${dup}].id "${r.id}"`);
   });
+  checkKeySources(c, file, problems);
   if (c.use_psk && c.psk_file === undefined)
     problems.push(`${file}: "use_psk" is true but "psk_file" is not set`);
   if (!c.use_psk && !c.use_ssl) {
@@ -69,4 +70,33 @@ export function crossCheck(c: Config, file: string, problems: string[]): void {
   }
   if (c.port !== 0 && c.port === c.mtls_port)
     problems.push(`${file}: "port" and "mtls_port" are both ${c.port}`);
+}
+
+/** key_source etsi014 and hybrid need the kme block; etsi014 has no KP-to-KP link to configure. */
+function checkKeySources(c: Config, file: string, problems: string[]): void {
+  const qkd = c.remoteSystems.filter((r) => r.key_source === 'etsi014' || r.key_source === 'hybrid');
+  c.remoteSystems.forEach((r, i) => {
+    if (r.key_source !== 'etsi014') return;
+    for (const k of ['ip', 'pubkey_path', 'mtls_port'] as const)
+      if (r[k] !== undefined)
+        problems.push(
+          `${file}: "remoteSystems[${i}].${k}" is not used with key_source etsi014 (no KP-to-KP link); remove it`,
+        );
+  });
+  if (qkd.length > 0 && c.kme === undefined) {
+    problems.push(
+      `${file}: "kme" is not set, but ${qkd.map((r) => `"${r.id}"`).join(', ')} use key_source ` +
+        `${[...new Set(qkd.map((r) => r.key_source))].join('/')}: name this site's KME (url, certfile, keyfile, cafile)`,
+    );
+  }
+  if (c.kme?.url !== undefined) {
+    let u: URL | undefined;
+    try {
+      u = new URL(c.kme.url);
+    } catch {
+      u = undefined;
+    }
+    if (u?.protocol !== 'https:' || u.search !== '' || u.hash !== '' || u.username !== '')
+      problems.push(`${file}: "kme.url" must be https://host[:port][/path] (ETSI GS QKD 014 is HTTPS only)`);
+  }
 }

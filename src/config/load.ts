@@ -17,7 +17,7 @@ import type { Config, RemoteSystemConfig } from './types.js';
 
 export { suggest } from './suggest.js';
 
-export type { Config, RemoteSystemConfig } from './types.js';
+export type { Config, KeySourceName, KmeConfig, RemoteSystemConfig } from './types.js';
 
 /** Key sizes served by GET /key, draft §4.2 (default 256 bits); bits, multiples of 8. */
 export const KEY_BITS = { min: 128, max: 256, default: 256 } as const;
@@ -39,6 +39,10 @@ export const HANDSHAKES_PER_SOURCE = { min: 1, max: 100_000, default: 32 } as co
 /** Keys one encryptor identity may have issued for one remote system within key_ttl_seconds:
  * a fifth of max_held_keys_per_remote's default, and the burst of a hub bringing up 2,000 tunnels. */
 export const HELD_KEYS_PER_IDENTITY = { min: 1, max: 1_000_000, default: 2_000 } as const;
+/** One request to the KME, at most (seconds), and connections to it at once. */
+export const KME_TIMEOUT_SECONDS = { min: 1, max: 120, default: 10 } as const;
+export const KME_CONNECTIONS = { min: 1, max: 1024, default: 16 } as const;
+export const KEY_SOURCES = ['mlkem', 'etsi014', 'hybrid'] as const;
 /** Entropy sizes served by GET /entropy, draft §4.3 (default 256 bits); bits, multiples of 8. */
 export const ENTROPY_BITS = { min: 8, max: 4096, default: 256 } as const;
 
@@ -46,8 +50,10 @@ export const ENTROPY_BITS = { min: 8, max: 4096, default: 256 } as const;
 export const CONFIG_KEYS = (): string[] => Object.keys(TOP);
 /** Every key of a remoteSystems entry. */
 export const REMOTE_KEYS = (): string[] => Object.keys(REMOTE);
+/** Every key of the kme block. */
+export const KME_KEYS = (): string[] => Object.keys(KME);
 
-const TOP: Record<string, Field | 'remotes'> = {
+const TOP: Record<string, Field | 'remotes' | 'kme'> = {
   localSystemID: { kind: 'string', required: true },
   remoteSystems: 'remotes',
   algorithm: { kind: 'string', default: 'PRF' },
@@ -92,15 +98,28 @@ const TOP: Record<string, Field | 'remotes'> = {
   memory_profile: { kind: 'choice', default: 'auto', choices: PROFILE_NAMES },
   log_level: { kind: 'choice', default: 'info', choices: LEVELS },
   tls13_psk: { kind: 'bool', default: true },
+  kme: 'kme',
+};
+
+const KME: Record<string, Field> = {
+  url: { kind: 'string', required: true },
+  certfile: { kind: 'path', required: true },
+  keyfile: { kind: 'path', required: true },
+  cafile: { kind: 'path', required: true },
+  timeout_seconds: { kind: 'seconds', default: KME_TIMEOUT_SECONDS.default, range: KME_TIMEOUT_SECONDS },
+  max_connections: { kind: 'count', default: KME_CONNECTIONS.default, range: KME_CONNECTIONS },
 };
 
 const REMOTE: Record<string, Field> = {
   id: { kind: 'string', required: true },
-  ip: { kind: 'string', required: true },
+  // Required unless key_source is etsi014: cross-check.ts says so.
+  ip: { kind: 'string' },
   mtls_port: { kind: 'port' },
-  pubkey_path: { kind: 'path', required: true },
+  pubkey_path: { kind: 'path' },
   mtls_client_identity: { kind: 'string' },
   mtls_client_identities: { kind: 'strings' },
+  key_source: { kind: 'choice', default: 'mlkem', choices: KEY_SOURCES },
+  sae_id: { kind: 'string' },
 };
 
 /** Reads and validates a config file; throws ConfigError listing every problem. */
@@ -136,7 +155,7 @@ export function parseConfig(text: string, file: string, source = resolve(file)):
 
   function readMap(
     map: Node,
-    spec: Record<string, Field | 'remotes'>,
+    spec: Record<string, Field | 'remotes' | 'kme'>,
     prefix: string,
     into: Record<string, unknown>,
   ): void {
@@ -155,7 +174,13 @@ export function parseConfig(text: string, file: string, source = resolve(file)):
       }
       const valueNode = pair.value as Node | null;
       if (field === 'remotes') into[key] = readRemotes(valueNode, keyNode);
-      else {
+      else if (field === 'kme') {
+        const entry: Record<string, unknown> = {};
+        if (!isMap(valueNode))
+          problems.push(`${at(valueNode ?? keyNode)}: "kme" must be a mapping (url: ..., certfile: ...)`);
+        else readMap(valueNode, KME, 'kme.', entry);
+        into[key] = entry;
+      } else {
         const node = valueNode ?? keyNode ?? map;
         const v = readValue(node, `${prefix}${key}`, field, valueNode === null, (why) =>
           problems.push(`${at(node)}: ${why}`),
@@ -165,6 +190,7 @@ export function parseConfig(text: string, file: string, source = resolve(file)):
     }
     for (const [key, field] of Object.entries(spec)) {
       if (Object.hasOwn(into, key)) continue;
+      if (field === 'kme') continue;
       if (field === 'remotes')
         problems.push(`${at(map)}: missing required key "remoteSystems" (the peer KPs)`);
       else if (field.required) problems.push(`${at(map)}: missing required key "${prefix}${key}"`);
@@ -183,7 +209,21 @@ export function parseConfig(text: string, file: string, source = resolve(file)):
       const entry: Record<string, unknown> = {};
       if (!isMap(item))
         problems.push(`${at(item as Node)}: remoteSystems[${i}] must be a mapping (id: ..., ip: ...)`);
-      else readMap(item, REMOTE, `remoteSystems[${i}].`, entry);
+      else {
+        readMap(item, REMOTE, `remoteSystems[${i}].`, entry);
+        // What the key source needs: the KP-to-KP link (ip, pubkey_path), the QKD network (sae_id).
+        const source = entry.key_source;
+        const needs = [
+          ...(source !== 'etsi014' ? ['ip', 'pubkey_path'] : []),
+          ...(source === 'etsi014' || source === 'hybrid' ? ['sae_id'] : []),
+        ];
+        for (const k of needs)
+          if (!Object.hasOwn(entry, k))
+            problems.push(
+              `${at(item)}: missing required key "remoteSystems[${i}].${k}"` +
+                (source === 'mlkem' ? '' : ` (key_source ${String(source)})`),
+            );
+      }
       return entry as unknown as RemoteSystemConfig;
     });
   }

@@ -1,8 +1,8 @@
 // Resolving a requested remoteSystemID to a configured peer KP (draft-cisco-skip-02 §4.1.2).
 // An entry is either an exact ID or a glob pattern; a pattern entry may use `{id}` in `ip` and
-// `pubkey_path` to name the concrete peer, so one entry can serve thousands of spokes.
+// `pubkey_path` (and `sae_id`) to name the concrete peer, so one entry can serve thousands of spokes.
 
-import type { RemoteSystemConfig } from './load.js';
+import type { KeySourceName, RemoteSystemConfig } from './load.js';
 import { compileGlob, isGlob } from '../ids/glob.js';
 import type { SystemId } from '../ids/system-id.js';
 
@@ -14,6 +14,10 @@ export interface ResolvedRemote {
   readonly ip: string;
   readonly mtlsPort: number;
   readonly pubkeyPath: string;
+  /** Where keys for this system come from; etsi014 has no ip or pubkeyPath (both ''). */
+  readonly keySource: KeySourceName;
+  /** The remote KP's SAE ID in the QKD network ('' for mlkem). */
+  readonly saeId: string;
   /** Certificate identities (CN or SAN) allowed to speak for this system on the peer link. */
   readonly clientIdentities: readonly string[];
   readonly entry: RemoteSystemConfig;
@@ -42,9 +46,12 @@ export class RemoteDirectory {
     return this.entries.map((e) => e.entry.id);
   }
 
-  /** The peers named exactly (not by a pattern), resolved: the ones health checks can reach. */
+  /** The peers named exactly (not by a pattern) with a KP-to-KP link (key_source mlkem or
+   * hybrid), resolved: the ones health checks can reach and whose public keys a reload reads. */
   concrete(): ResolvedRemote[] {
-    return this.entries.filter((e) => !e.glob).map((e) => this.resolveEntry(e.entry, e.entry.id as SystemId));
+    return this.entries
+      .filter((e) => !e.glob && e.entry.key_source !== 'etsi014')
+      .map((e) => this.resolveEntry(e.entry, e.entry.id as SystemId));
   }
 
   /** Exact entries win over patterns; the first matching pattern wins; never our own ID. */
@@ -64,9 +71,12 @@ export class RemoteDirectory {
       (entry.mtls_client_identity !== undefined ? [entry.mtls_client_identity] : [id]);
     return {
       id,
-      ip: sub(entry.ip),
+      ip: sub(entry.ip ?? ''),
       mtlsPort: entry.mtls_port ?? this.defaultMtlsPort,
-      pubkeyPath: sub(entry.pubkey_path),
+      pubkeyPath: sub(entry.pubkey_path ?? ''),
+      // Entries built in code (tests, the lab) may leave it out: the default is mlkem.
+      keySource: entry.key_source ?? 'mlkem',
+      saeId: sub(entry.sae_id ?? ''),
       clientIdentities: identities.map(sub),
       entry,
     };

@@ -3,13 +3,35 @@
 import type { Level } from '../log.js';
 import type { ProfileChoice } from '../memory-profile.js';
 
+/** Where the keys shared with a remote system come from (docs/key-sources.md). */
+export type KeySourceName = 'mlkem' | 'etsi014' | 'hybrid';
+
 export interface RemoteSystemConfig {
   id: string;
-  ip: string;
+  /** Required for the mlkem and hybrid key sources (the KP-to-KP link); unused by etsi014. */
+  ip?: string;
   mtls_port?: number;
-  pubkey_path: string;
+  pubkey_path?: string;
   mtls_client_identity?: string;
   mtls_client_identities?: string[];
+  /** Default mlkem (the loader fills it in). */
+  key_source?: KeySourceName;
+  /** The remote KP's SAE ID in the QKD network; required for etsi014 and hybrid. */
+  sae_id?: string;
+}
+
+/** This site's ETSI GS QKD 014 Key Management Entity, and this KP's SAE certificate for it. */
+export interface KmeConfig {
+  /** https://host:port (a path prefix before /api/v1 is allowed). */
+  url: string;
+  certfile: string;
+  keyfile: string;
+  /** The CA that signed the KME's server certificate. */
+  cafile: string;
+  /** One KME request, connection included, at most. */
+  timeout_seconds: number;
+  /** Connections to the KME at once (kept alive), at most. */
+  max_connections: number;
 }
 
 export interface Config {
@@ -55,6 +77,8 @@ export interface Config {
   memory_profile: ProfileChoice;
   /** Least severe log lines written: debug, info (default), warn, error. */
   log_level: Level;
+  /** Required when a remote system's key_source is etsi014 or hybrid. */
+  kme?: KmeConfig;
   /** Serve TLS 1.3 with a PSK (TLS_AES_256_GCM_SHA384, our engine); false: TLS 1.2 only. */
   tls13_psk: boolean;
 }

@@ -446,6 +446,28 @@ export class FileKeyStore implements KeyStore {
     return { kind: 'ok', key };
   }
 
+  async recordDelivered(keyId: KeyId): Promise<'recorded' | 'spent'> {
+    this.assertWritable();
+    if (!this.spent) throw new Error('this keystore has no spent log');
+    if (this.spent.has(keyId) || this.index.has(keyId) || this.pending.has(keyId) || this.taking.has(keyId))
+      return 'spent';
+    this.taking.add(keyId);
+    try {
+      await this.spent.reserve();
+      try {
+        await this.spent.record(keyId, this.now() + this.o.ttlMs);
+      } catch (e) {
+        this.spent.unreserve();
+        throw e;
+      }
+      return 'recorded';
+    } catch (e) {
+      throw unavailable(e, 'take');
+    } finally {
+      this.taking.delete(keyId);
+    }
+  }
+
   /** Counts out a key that leaves the store without a take. */
   private forget(e: Entry): void {
     this.countRemote(e.remote, -1);

@@ -26,6 +26,13 @@ export interface KeyStore {
    * owns the returned buffer and wipes it. A take by the wrong remote system changes nothing.
    */
   take(keyId: KeyId, remote: SystemId): Promise<TakeResult>;
+  /**
+   * For a key served from elsewhere (a KME) under `keyId`: records its delivery in the spent log,
+   * durable when it resolves, so no later request for it is served within the key TTL. 'spent'
+   * when it was delivered (or is held, or being taken) already; rejects with
+   * StoreUnavailableError when the disk refuses.
+   */
+  recordDelivered?(keyId: KeyId): Promise<'recorded' | 'spent'>;
   /** Health: resolves when the store can still make writes durable. */
   check(): Promise<void>;
   /** Keys wiped unclaimed since start, and slots in use and free, for metrics. */

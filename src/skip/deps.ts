@@ -7,6 +7,7 @@ import type { KeyAgreement } from '../peer/agreement.js';
 import type { RemoteDirectory } from '../config/remote-ids.js';
 import type { Metrics } from '../metrics.js';
 import type { IdentityQuota } from './identity-quota.js';
+import type { KmeClient } from '../kme/client.js';
 
 export interface SkipDeps {
   config: Config;
@@ -19,4 +20,6 @@ export interface SkipDeps {
   metrics: Metrics;
   /** max_held_keys_per_identity, counted at issue; none: no per-identity bound. */
   quota?: IdentityQuota;
+  /** This site's ETSI GS QKD 014 KME: set when a remote system's key_source is etsi014 or hybrid. */
+  kme?: KmeClient;
 }

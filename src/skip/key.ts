@@ -8,16 +8,9 @@ import type { Reply } from '../http/respond.js';
 import type { SkipRequest } from '../http/routes.js';
 import { clip } from '../log.js';
 import { STORE_RETRY_S, StoreUnavailableError } from '../keystore/types.js';
-import {
-  LocalPeerLinkError,
-  PeerBusyError,
-  PeerCertificateRefusedError,
-  PeerRefusedError,
-  PeerTlsError,
-  PeerUnreachableError,
-} from '../peer/agreement.js';
 import type { SkipDeps } from './deps.js';
-import { newKeyId, parseKeyId } from '../ids/key-id.js';
+import { parseKeyId } from '../ids/key-id.js';
+import { collectKey, issueKey } from './key-source.js';
 import type { ResolvedRemote } from '../config/remote-ids.js';
 import { parseSystemId } from '../ids/system-id.js';
 
@@ -66,64 +59,21 @@ export async function newKey(deps: SkipDeps, req: SkipRequest): Promise<Reply> {
       { 'Retry-After': String(quota.retryAfterS) },
     );
   }
-  const keyId = newKeyId(deps.rng);
-  let key: Buffer;
+  let issued;
   try {
-    key = await deps.agreement.agree(remote, keyId, bits / 8);
+    issued = await issueKey(deps, remote, bits);
   } catch (e) {
     if (quota) quota.cancel();
-    throw agreementFailure(deps, remote, keyId, e);
+    throw e;
   }
+  const { keyId, key } = issued;
   try {
-    deps.log.info('key issued', { keyId, remote: remote.id, bits });
+    deps.log.info('key issued', { keyId, remote: remote.id, bits, source: remote.keySource });
     deps.metrics.keysIssued.inc();
     return { status: 200, body: { keyId, key: key.toString('hex') }, noStore: true };
   } finally {
     key.fill(0);
   }
-}
-
-/**
- * What the router hears when no key was agreed: a file of this KP's own is unusable (500; the log
- * names it), the peer refused our certificate or TLS failed otherwise (502), no connection (503),
- * the peer is busy (503 + Retry-After) or answered otherwise (502). Each names the peer.
- */
-function agreementFailure(deps: SkipDeps, remote: ResolvedRemote, keyId: string, e: unknown): unknown {
-  const peer = remote.id;
-  if (e instanceof LocalPeerLinkError) {
-    deps.metrics.peerFailures.inc({ reason: 'local' });
-    deps.log.error('peer link broken here', { keyId, remote: peer, file: e.file, problem: e.problem });
-    return new HttpError(
-      500,
-      `this Key Provider cannot use its own peer-link files for "${peer}" (its log names the file)`,
-    );
-  }
-  deps.log.warn('key agreement failed', { keyId, remote: peer, error: errorMessage(e) });
-  const reason =
-    e instanceof PeerRefusedError
-      ? 'refused'
-      : e instanceof PeerBusyError
-        ? 'busy'
-        : e instanceof PeerCertificateRefusedError
-          ? 'certificate_refused'
-          : e instanceof PeerTlsError
-            ? 'tls'
-            : 'unreachable';
-  deps.metrics.peerFailures.inc({ reason });
-  if (e instanceof PeerUnreachableError)
-    return new HttpError(503, `peer Key Provider "${peer}" is unreachable`);
-  if (e instanceof PeerBusyError) {
-    return new HttpError(
-      503,
-      `peer Key Provider "${peer}" is busy (${clip(e.reason, 160)}); retry in ${e.retryAfterS} s`,
-      { 'Retry-After': String(e.retryAfterS) },
-    );
-  }
-  if (e instanceof PeerCertificateRefusedError)
-    return new HttpError(502, `peer Key Provider "${peer}" refused this Key Provider's certificate`);
-  if (e instanceof PeerTlsError) return new HttpError(502, `TLS with peer Key Provider "${peer}" failed`);
-  if (e instanceof PeerRefusedError) return new HttpError(502, `peer Key Provider "${peer}" refused the key`);
-  return e;
 }
 
 /** §4.2, method 4 of Table 2: the key a peer agreed under keyId, handed out once then wiped. */
@@ -135,8 +85,9 @@ export async function getKey(deps: SkipDeps, req: SkipRequest): Promise<Reply> {
   const remote = remoteFrom(deps, q);
   let result;
   try {
-    result = await deps.store.take(keyId, remote.id);
+    result = await collectKey(deps, remote, keyId);
   } catch (e) {
+    if (e instanceof HttpError) throw e;
     if (e instanceof StoreUnavailableError) {
       deps.log.warn('keystore unavailable', { during: 'take', keyId, remote: remote.id, error: e.code });
       throw new HttpError(503, `${e.message}; the key is still held: retry in ${STORE_RETRY_S} s`, {
@@ -155,7 +106,7 @@ export async function getKey(deps: SkipDeps, req: SkipRequest): Promise<Reply> {
     );
   }
   try {
-    deps.log.info('key delivered', { keyId, remote: remote.id });
+    deps.log.info('key delivered', { keyId, remote: remote.id, source: remote.keySource });
     deps.metrics.keysDelivered.inc();
     return { status: 200, body: { keyId, key: result.key.toString('hex') }, noStore: true };
   } finally {

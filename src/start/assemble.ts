@@ -25,6 +25,7 @@ import { PROFILES, resolveProfile } from '../memory-profile.js';
 import { Metrics } from '../metrics.js';
 import type { KeyAgreement } from '../peer/agreement.js';
 import { PeerClient } from '../peer/client.js';
+import { KmeClient } from '../kme/client.js';
 import { createPeerServer } from '../peer/server.js';
 import { capabilities } from '../skip/capabilities.js';
 import type { SkipDeps } from '../skip/deps.js';
@@ -63,6 +64,7 @@ export interface Parts {
   kemKeys: OwnKemKeys;
   store: KeyStore;
   peerClient: PeerClient | undefined;
+  kme: KmeClient | undefined;
   profile: ReturnType<typeof resolveProfile>;
   limits: Limits;
   /** The encryptor listener's TLS suites, for the start record. */
@@ -88,6 +90,9 @@ export async function assemble(config: Config, opts: StartOptions, cleanup: Clea
   );
   cleanup.defer('own ML-KEM keys', () => kemKeys.wipe());
   const metrics = new Metrics();
+  // The key source for etsi014 and hybrid remote systems (skip/key-source.ts).
+  const kme = config.kme ? new KmeClient(config.kme, metrics) : undefined;
+  if (kme) cleanup.defer('KME client', () => kme.close());
   const store = opts.store ?? (await openKeystore(config, master, log));
   cleanup.defer('keystore', () => store.close());
   const peerClient = opts.agreement
@@ -114,6 +119,7 @@ export async function assemble(config: Config, opts: StartOptions, cleanup: Clea
       max: config.max_held_keys_per_identity,
       ttlMs: config.key_ttl_seconds * 1000,
     }),
+    ...(kme && { kme }),
   };
   const profile = resolveProfile(config.memory_profile);
   const limits: Limits = { ...LIMITS, ...PROFILES[profile.name], ...opts.limits };
@@ -190,6 +196,7 @@ export async function assemble(config: Config, opts: StartOptions, cleanup: Clea
     kemKeys,
     store,
     peerClient,
+    kme,
     profile,
     limits,
     suites: enc.suites,

@@ -20,6 +20,7 @@ export function startRecord(p: Parts, ports: Ports): Fields {
     },
     peer: { host: config.host, port: ports.peer, suites: PEER_SUITES },
     peers: p.remotes.ids(),
+    ...(p.kme && { kme: p.kme.name }),
     kem: { algorithm: 'ML-KEM-1024', backend: p.kem.name },
     certificate: { subject: p.material.subject, notAfter: p.material.notAfter },
     keystore: { kind: p.store.kind, path: config.keystore_path, keyTtlSeconds: config.key_ttl_seconds },
