@@ -9,13 +9,26 @@ import { ALERT, CONTENT, HASH, HS, MAX_PLAINTEXT } from './constants.js';
 import type { ClientHello } from './client-hello.js';
 import { ServerHandshake, type HandshakeOptions, type Negotiated, type Step } from './handshake.js';
 import { HandshakeReassembler } from './reassembly.js';
-import { AlertError, RecordProtection, RecordReader, plainRecord, type RawRecord } from './record.js';
+import {
+  AlertError,
+  RecordProtection,
+  RecordReader,
+  plainRecord,
+  type RawRecord,
+  type RefusalKind,
+} from './record.js';
 
 export interface ConnectionEvents {
   /** The handshake finished: the plaintext socket is ready for HTTP. */
   secure(socket: Tls13Socket, negotiated: Negotiated): void;
-  /** The handshake or the connection was refused: the alert sent and why. */
-  refused(reason: string, alert: number, identity: string | undefined, handshakeDone: boolean): void;
+  /** The handshake or the connection was refused: the alert sent, why, and its kind when known. */
+  refused(
+    reason: string,
+    alert: number,
+    identity: string | undefined,
+    handshakeDone: boolean,
+    kind?: RefusalKind,
+  ): void;
 }
 
 /** The plaintext side of an engine connection, with the socket methods node:http calls. */
@@ -246,6 +259,7 @@ export class Tls13Connection {
       description,
       this.hs.offeredIdentity,
       this.hs.finished,
+      'client_closed',
     );
     this.raw.destroy();
   }
@@ -267,7 +281,8 @@ export class Tls13Connection {
         this.raw.end(this.write ? this.write.seal(CONTENT.alert, body) : plainRecord(CONTENT.alert, body));
         this.raw.destroySoon();
       }
-      this.events.refused(reason, alert, this.hs.offeredIdentity, this.hs.finished);
+      const kind = e instanceof AlertError ? e.kind : undefined;
+      this.events.refused(reason, alert, this.hs.offeredIdentity, this.hs.finished, kind);
       if (this.plain && !this.plain.destroyed) this.plain.destroy();
     }
   }

@@ -22,7 +22,7 @@ import { parseClientHello, type ClientHello } from './client-hello.js';
 import { Tls13Connection, type Tls13Socket } from './connection.js';
 import type { Negotiated, PskLookup } from './handshake.js';
 import { HandshakeReassembler } from './reassembly.js';
-import { AlertError, RecordReader, plainRecord, type RawRecord } from './record.js';
+import { AlertError, RecordReader, plainRecord, type RawRecord, type RefusalKind } from './record.js';
 
 export interface FrontDoorOptions {
   psk: PskLookup;
@@ -34,7 +34,15 @@ export interface FrontDoorOptions {
   refused(
     raw: Socket,
     reason: string,
-    extra: { alert: number; identity?: string; afterHandshake: boolean; tls?: '1.3'; serverName?: string },
+    extra: {
+      alert: number;
+      identity?: string;
+      afterHandshake: boolean;
+      tls?: '1.3';
+      serverName?: string;
+      /** The kind of refusal, when the engine knows it (the metric's reason label). */
+      kind?: RefusalKind;
+    },
   ): void;
 }
 
@@ -78,7 +86,11 @@ export function installFrontDoor(server: Server, o: FrontDoorOptions): void {
     const seen: Buffer[] = [];
     let consumed = 0;
     const timer = setTimeout(() => {
-      o.refused(socket, 'handshake not finished in time', { alert: -1, afterHandshake: false });
+      o.refused(socket, 'handshake not finished in time', {
+        alert: -1,
+        afterHandshake: false,
+        kind: 'timeout',
+      });
       socket.destroy();
     }, o.handshakeTimeoutMs);
     timer.unref();
@@ -94,7 +106,7 @@ export function installFrontDoor(server: Server, o: FrontDoorOptions): void {
       o.toNode?.(socket, serverName);
       tlsListener.call(server, socket);
     };
-    const refuse = (alert: number, reason: string, tls13 = false): void => {
+    const refuse = (alert: number, reason: string, tls13 = false, kind?: RefusalKind): void => {
       socket.removeListener('data', onData);
       clearTimeout(timer);
       seen.length = 0;
@@ -105,6 +117,7 @@ export function installFrontDoor(server: Server, o: FrontDoorOptions): void {
         afterHandshake: false,
         ...(tls13 && { tls: '1.3' as const }),
         ...(serverName !== undefined && { serverName }),
+        ...(kind && { kind }),
       });
     };
     let held = 0;
@@ -166,7 +179,7 @@ export function installFrontDoor(server: Server, o: FrontDoorOptions): void {
       serverName = ch.serverName;
       const r = route(ch);
       if (r.to === 'node') return toNode();
-      if (r.to === 'refuse') return refuse(ALERT.handshakeFailure, r.reason, true);
+      if (r.to === 'refuse') return refuse(ALERT.handshakeFailure, r.reason, true, 'no_common_profile');
       socket.removeListener('data', onData);
       const rest = Buffer.concat(seen).subarray(consumed);
       const conn = new Tls13Connection(
@@ -177,13 +190,14 @@ export function installFrontDoor(server: Server, o: FrontDoorOptions): void {
             clearTimeout(timer);
             o.secure(plain, negotiated);
           },
-          refused: (reason, alert, identity, afterHandshake) =>
+          refused: (reason, alert, identity, afterHandshake, kind) =>
             o.refused(socket, reason, {
               alert,
               ...(identity !== undefined && { identity }),
               afterHandshake,
               tls: '1.3',
               ...(serverName !== undefined && { serverName }),
+              ...(kind && { kind }),
             }),
         },
       );

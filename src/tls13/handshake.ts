@@ -135,11 +135,12 @@ export class ServerHandshake {
   private hello(ch: ClientHello): Step[] {
     const retry = this.state.at === 'retry' ? this.state : undefined;
     if (!ch.versions?.includes(TLS13))
-      throw new AlertError(ALERT.protocolVersion, 'TLS 1.3 not offered in supported_versions');
+      throw new AlertError(ALERT.protocolVersion, 'TLS 1.3 not offered in supported_versions', 'version');
     if (ch.legacyVersion !== 0x0303)
       throw new AlertError(
         ALERT.protocolVersion,
         `legacy_version 0x${ch.legacyVersion.toString(16)}, not 0x0303`,
+        'version',
       );
     if (ch.compression.length !== 1 || ch.compression[0] !== 0)
       throw new AlertError(ALERT.illegalParameter, 'compression methods other than null');
@@ -179,7 +180,7 @@ export class ServerHandshake {
       } finally {
         keys.wipe();
       }
-      throw new AlertError(ALERT.decryptError, 'unknown PSK identity');
+      throw new AlertError(ALERT.decryptError, 'unknown PSK identity', 'unknown_identity');
     }
     const identity = identityText(ch.psk.identities[index]!.identity)!;
     this.offeredIdentity = identity;
@@ -200,7 +201,11 @@ export class ServerHandshake {
         if (group !== undefined) return this.helloRetry(ch, group, index);
       }
       if (!share && !ch.pskModes.includes(PSK_KE))
-        throw new AlertError(ALERT.handshakeFailure, 'no key exchange in common (groups, or psk_ke)');
+        throw new AlertError(
+          ALERT.handshakeFailure,
+          'no key exchange in common (groups, or psk_ke)',
+          'no_common_profile',
+        );
       return this.serverHello(ch, { keys, transcript, index, retried: retry !== undefined }, share);
     } finally {
       keys.wipe();
@@ -259,7 +264,11 @@ export class ServerHandshake {
       if (!ch.alpn.includes('http/1.1')) {
         hs.client.fill(0);
         hs.server.fill(0);
-        throw new AlertError(ALERT.noApplicationProtocol, `ALPN offers ${ch.alpn.join(', ')}, not http/1.1`);
+        throw new AlertError(
+          ALERT.noApplicationProtocol,
+          `ALPN offers ${ch.alpn.join(', ')}, not http/1.1`,
+          'no_common_profile',
+        );
       }
       alpn = 'http/1.1';
     }
@@ -342,6 +351,7 @@ function verifyBinder(keys: KeySchedule, ch: ClientHello, index: number, transcr
         binder.length === 48
           ? 'wrong PSK (binder does not verify)'
           : 'PSK binder is not SHA-384 (a SHA-256 PSK?)',
+        'wrong_psk',
       );
   } finally {
     key.fill(0);
