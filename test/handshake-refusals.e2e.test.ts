@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { describe, it } from 'node:test';
 import { memoryLogger } from '../src/log.js';
+import { Metrics } from '../src/metrics.js';
 import { refusalReporter } from '../src/tls/refusals.js';
 import { buildClientHello } from '../src/tls13/client.js';
 import { plainRecord } from '../src/tls13/record.js';
@@ -99,6 +100,21 @@ describe('refused handshakes', () => {
     const b = await kp.waitFor('tls handshake refused', (l) => /cipher_suites/.test(String(l.reason)));
     assert.doesNotMatch(String(b.reason), /ClientHello: ClientHello:/);
     assert.equal(b.tls, undefined);
+  });
+
+  it('counts a refusal under the kind its refuser gave, not the words, and logs the words only', () => {
+    const log = memoryLogger();
+    const metrics = new Metrics();
+    const report = refusalReporter({ listener: 'encryptor', event: 'tls handshake refused', log, metrics });
+    // Words that the text classes would call 'wrong_psk' (they mention a binder).
+    report({ reason: 'binder of identity 0 names no key' }, 'unknown_identity');
+    report({ reason: 'binder of identity 0 names no key' });
+    const text = metrics.handshakesRefused.render();
+    assert.match(text, /reason="unknown_identity"[^\n]* 1$/m);
+    assert.match(text, /reason="wrong_psk"[^\n]* 1$/m);
+    const lines = log.lines.filter((l) => l.event === 'tls handshake refused');
+    assert.equal(lines.length, 2);
+    assert.ok(lines.every((l) => l.reason === 'binder of identity 0 names no key' && !('kind' in l)));
   });
 
   it('summarises what it did not log, by reason, once per interval', async () => {

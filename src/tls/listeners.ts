@@ -142,12 +142,16 @@ export function createEncryptorServer(
   const server = applyLimits(createServer(options), limits);
   closeFailedHandshakes(server, (err, socket) => {
     const identity = offeredIdentity.get(socket);
-    report({
-      peer: socket.remoteAddress,
-      ...(unknownIdentity.has(socket) ? { reason: 'unknown PSK identity' } : handshakeReason(err)),
-      ...(identity !== undefined && { identity }),
-      ...(serverNameOf(socket) !== undefined && { serverName: serverNameOf(socket) }),
-    });
+    const unknown = unknownIdentity.has(socket);
+    report(
+      {
+        peer: socket.remoteAddress,
+        ...(unknown ? { reason: 'unknown PSK identity' } : handshakeReason(err)),
+        ...(identity !== undefined && { identity }),
+        ...(serverNameOf(socket) !== undefined && { serverName: serverNameOf(socket) }),
+      },
+      unknown ? 'unknown_identity' : undefined,
+    );
   });
   server.on('clientError', (err: Error, socket: Duplex) => refuseBadRequest(err, socket, limits));
   if (tls.mode === 'psk') {
@@ -172,7 +176,7 @@ export function createEncryptorServer(
             ...(x.identity !== undefined && { identity: x.identity }),
             ...(x.serverName !== undefined && { serverName: x.serverName }),
           };
-          if (!x.afterHandshake) return report(fields);
+          if (!x.afterHandshake) return report(fields, x.kind);
           const { identity, serverName, ...rest } = fields;
           log.debug('tls connection closed on error', {
             ...rest,

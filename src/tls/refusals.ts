@@ -6,9 +6,11 @@
 import type { Server } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import type { Metrics } from '../metrics.js';
+import type { RefusalKind } from '../tls13/record.js';
 import { clip, type Fields, type Logger } from '../log.js';
 
-/** The reason classes of skip_tls_handshakes_refused_total, in the order they are tried. */
+/** The reason classes of skip_tls_handshakes_refused_total for refusals whose kind is not known
+ * where they are made (node:tls's error codes in words), in the order they are tried. */
 const CLASSES: [RegExp, string][] = [
   [/unknown PSK identity/, 'unknown_identity'],
   [/wrong PSK|binder/, 'wrong_psk'],
@@ -45,6 +47,8 @@ export interface RefusalOptions {
 
 export type RefusalReport = (
   fields: Fields & { reason: string; identity?: string; serverName?: string },
+  /** The refusal's kind when the code that refused knows it; else it is read from `reason`. */
+  kind?: RefusalKind,
 ) => void;
 
 export function refusalReporter(o: RefusalOptions): RefusalReport {
@@ -70,9 +74,9 @@ export function refusalReporter(o: RefusalOptions): RefusalReport {
       note: `more than ${perSecond} a second; skip_tls_handshakes_refused_total counts every one`,
     });
   };
-  return (fields) => {
+  return (fields, kind) => {
     const probe = fields.serverName === PROBE_SERVER_NAME;
-    const cls = probe ? 'probe_conformance' : refusalClass(fields.reason);
+    const cls = probe ? 'probe_conformance' : (kind ?? refusalClass(fields.reason));
     const known = fields.identity !== undefined && (o.known?.(fields.identity) ?? false);
     o.metrics?.handshakesRefused.inc({
       listener: o.listener,

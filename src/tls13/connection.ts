@@ -5,17 +5,30 @@
 
 import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
-import { ALERT, CONTENT, HASH, HS, MAX_HANDSHAKE_MESSAGE, MAX_PLAINTEXT } from './constants.js';
+import { ALERT, CONTENT, HASH, HS, MAX_PLAINTEXT } from './constants.js';
 import type { ClientHello } from './client-hello.js';
 import { ServerHandshake, type HandshakeOptions, type Negotiated, type Step } from './handshake.js';
-import { nextTrafficSecret } from './key-schedule.js';
-import { AlertError, RecordProtection, RecordReader, plainRecord, type RawRecord } from './record.js';
+import { HandshakeReassembler } from './reassembly.js';
+import {
+  AlertError,
+  RecordProtection,
+  RecordReader,
+  plainRecord,
+  type RawRecord,
+  type RefusalKind,
+} from './record.js';
 
 export interface ConnectionEvents {
   /** The handshake finished: the plaintext socket is ready for HTTP. */
   secure(socket: Tls13Socket, negotiated: Negotiated): void;
-  /** The handshake or the connection was refused: the alert sent and why. */
-  refused(reason: string, alert: number, identity: string | undefined, handshakeDone: boolean): void;
+  /** The handshake or the connection was refused: the alert sent, why, and its kind when known. */
+  refused(
+    reason: string,
+    alert: number,
+    identity: string | undefined,
+    handshakeDone: boolean,
+    kind?: RefusalKind,
+  ): void;
 }
 
 /** The plaintext side of an engine connection, with the socket methods node:http calls. */
@@ -80,7 +93,7 @@ export class Tls13Connection {
   private readonly hs: ServerHandshake;
   private read: RecordProtection | undefined;
   private write: RecordProtection | undefined;
-  private hsBuffer: Buffer = Buffer.alloc(0);
+  private readonly messages = new HandshakeReassembler();
   private ccsSeen = false;
   private plain: Tls13Socket | undefined;
   private ended = false;
@@ -117,20 +130,14 @@ export class Tls13Connection {
   private record(r: RawRecord): void {
     if (r.type === CONTENT.ccs) {
       // The compatibility change_cipher_spec (RFC 8446 D.4): once, {1}, before the client's Finished.
-      if (
-        this.hs.finished ||
-        this.ccsSeen ||
-        this.hsBuffer.length > 0 ||
-        r.body.length !== 1 ||
-        r.body[0] !== 1
-      )
+      if (this.hs.finished || this.ccsSeen || this.messages.partial || r.body.length !== 1 || r.body[0] !== 1)
         throw new AlertError(ALERT.unexpectedMessage, 'change_cipher_spec out of place');
       this.ccsSeen = true;
       return;
     }
     // A client that cannot go on may alert in plaintext before it has our keys.
     if (r.type === CONTENT.alert && !this.hs.finished) {
-      if (this.hsBuffer.length > 0)
+      if (this.messages.partial)
         throw new AlertError(ALERT.unexpectedMessage, 'alert inside a fragmented handshake message');
       return this.alert(r.body);
     }
@@ -148,7 +155,7 @@ export class Tls13Connection {
     }
     if (type === CONTENT.handshake) return this.handshakeBytes(content);
     // A handshake message split over records has nothing else between its parts (§5.1).
-    if (this.hsBuffer.length > 0)
+    if (this.messages.partial)
       throw new AlertError(
         ALERT.unexpectedMessage,
         `record of type ${type} inside a fragmented handshake message`,
@@ -164,25 +171,16 @@ export class Tls13Connection {
   }
 
   private handshakeBytes(content: Buffer): void {
-    if (content.length === 0) throw new AlertError(ALERT.unexpectedMessage, 'empty handshake record');
-    this.hsBuffer = this.hsBuffer.length ? Buffer.concat([this.hsBuffer, content]) : content;
-    while (this.hsBuffer.length >= 4) {
-      const len = this.hsBuffer.readUIntBE(1, 3);
-      if (len > MAX_HANDSHAKE_MESSAGE)
-        throw new AlertError(ALERT.decodeError, `handshake message of ${len} bytes`);
-      if (this.hsBuffer.length < 4 + len) break;
-      const msg = Buffer.from(this.hsBuffer.subarray(0, 4 + len));
-      this.hsBuffer = this.hsBuffer.subarray(4 + len);
+    for (const msg of this.messages.add(content)) {
       if (this.hs.finished) {
         // KeyUpdate changes the read key, so it too must end its record (RFC 8446 §5.1).
-        if (msg[0] === HS.keyUpdate && this.hsBuffer.length > 0)
-          throw new AlertError(ALERT.unexpectedMessage, 'handshake data after a KeyUpdate in one record');
+        if (msg[0] === HS.keyUpdate)
+          this.messages.endsRecord('handshake data after a KeyUpdate in one record');
         this.postHandshake(msg);
       } else {
         // A key change must fall on a record boundary (RFC 8446 §5.1).
-        const changesKeys = msg[0] === HS.clientHello || msg[0] === HS.finished;
-        if (changesKeys && this.hsBuffer.length > 0)
-          throw new AlertError(ALERT.unexpectedMessage, 'handshake data after a key change in one record');
+        if (msg[0] === HS.clientHello || msg[0] === HS.finished)
+          this.messages.endsRecord('handshake data after a key change in one record');
         this.carry(this.hs.message(msg));
       }
     }
@@ -196,18 +194,12 @@ export class Tls13Connection {
     const request = msg[4];
     if (request !== 0 && request !== 1)
       throw new AlertError(ALERT.illegalParameter, 'KeyUpdate request_update not 0 or 1');
-    const nextRead = nextTrafficSecret(HASH, this.hs.clientAp!);
-    this.hs.clientAp!.fill(0);
-    this.hs.clientAp = nextRead;
     this.read?.wipe();
-    this.read = new RecordProtection(HASH, nextRead);
+    this.read = new RecordProtection(HASH, this.hs.nextClientSecret());
     if (request === 1) {
       this.raw.write(this.write!.seal(CONTENT.handshake, Buffer.from([HS.keyUpdate, 0, 0, 1, 0])));
-      const nextWrite = nextTrafficSecret(HASH, this.hs.serverAp!);
-      this.hs.serverAp!.fill(0);
-      this.hs.serverAp = nextWrite;
       this.write!.wipe();
-      this.write = new RecordProtection(HASH, nextWrite);
+      this.write = new RecordProtection(HASH, this.hs.nextServerSecret());
     }
   }
 
@@ -267,6 +259,7 @@ export class Tls13Connection {
       description,
       this.hs.offeredIdentity,
       this.hs.finished,
+      'client_closed',
     );
     this.raw.destroy();
   }
@@ -288,7 +281,8 @@ export class Tls13Connection {
         this.raw.end(this.write ? this.write.seal(CONTENT.alert, body) : plainRecord(CONTENT.alert, body));
         this.raw.destroySoon();
       }
-      this.events.refused(reason, alert, this.hs.offeredIdentity, this.hs.finished);
+      const kind = e instanceof AlertError ? e.kind : undefined;
+      this.events.refused(reason, alert, this.hs.offeredIdentity, this.hs.finished, kind);
       if (this.plain && !this.plain.destroyed) this.plain.destroy();
     }
   }

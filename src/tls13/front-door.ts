@@ -21,7 +21,8 @@ import {
 import { parseClientHello, type ClientHello } from './client-hello.js';
 import { Tls13Connection, type Tls13Socket } from './connection.js';
 import type { Negotiated, PskLookup } from './handshake.js';
-import { AlertError, RecordReader, plainRecord } from './record.js';
+import { HandshakeReassembler } from './reassembly.js';
+import { AlertError, RecordReader, plainRecord, type RawRecord, type RefusalKind } from './record.js';
 
 export interface FrontDoorOptions {
   psk: PskLookup;
@@ -33,7 +34,15 @@ export interface FrontDoorOptions {
   refused(
     raw: Socket,
     reason: string,
-    extra: { alert: number; identity?: string; afterHandshake: boolean; tls?: '1.3'; serverName?: string },
+    extra: {
+      alert: number;
+      identity?: string;
+      afterHandshake: boolean;
+      tls?: '1.3';
+      serverName?: string;
+      /** The kind of refusal, when the engine knows it (the metric's reason label). */
+      kind?: RefusalKind;
+    },
   ): void;
 }
 
@@ -75,10 +84,13 @@ export function installFrontDoor(server: Server, o: FrontDoorOptions): void {
   server.prependListener('connection', (socket: Socket) => {
     const reader = new RecordReader();
     const seen: Buffer[] = [];
-    let hello: Buffer = Buffer.alloc(0);
     let consumed = 0;
     const timer = setTimeout(() => {
-      o.refused(socket, 'handshake not finished in time', { alert: -1, afterHandshake: false });
+      o.refused(socket, 'handshake not finished in time', {
+        alert: -1,
+        afterHandshake: false,
+        kind: 'timeout',
+      });
       socket.destroy();
     }, o.handshakeTimeoutMs);
     timer.unref();
@@ -94,7 +106,7 @@ export function installFrontDoor(server: Server, o: FrontDoorOptions): void {
       o.toNode?.(socket, serverName);
       tlsListener.call(server, socket);
     };
-    const refuse = (alert: number, reason: string, tls13 = false): void => {
+    const refuse = (alert: number, reason: string, tls13 = false, kind?: RefusalKind): void => {
       socket.removeListener('data', onData);
       clearTimeout(timer);
       seen.length = 0;
@@ -105,36 +117,46 @@ export function installFrontDoor(server: Server, o: FrontDoorOptions): void {
         afterHandshake: false,
         ...(tls13 && { tls: '1.3' as const }),
         ...(serverName !== undefined && { serverName }),
+        ...(kind && { kind }),
       });
     };
     let held = 0;
+    const messages = new HandshakeReassembler({
+      tooLarge: (len, max) =>
+        new AlertError(
+          ALERT.illegalParameter,
+          `ClientHello of ${len} bytes (limit ${max}: a ClientHello with a post-quantum key share is about 1.6 KB)`,
+        ),
+    });
+    /** The next record, or 'not-tls' when the bytes are not TLS records. */
+    const nextRecord = (): RawRecord | undefined | 'not-tls' => {
+      try {
+        return reader.next();
+      } catch {
+        return 'not-tls';
+      }
+    };
     const onData = (d: Buffer): void => {
       seen.push(d);
       reader.push(d);
       held += d.length;
       let complete: Buffer | undefined;
       try {
-        for (let r = reader.next(); r && !complete; r = reader.next()) {
+        for (let r = nextRecord(); r && !complete; r = nextRecord()) {
+          // Not TLS records: node:tls answers it as it would (and logs why).
+          if (r === 'not-tls' || r.type !== CONTENT.handshake) return toNode();
           consumed += 5 + r.body.length;
-          if (r.type !== CONTENT.handshake) return toNode();
-          // Empty handshake records are forbidden (RFC 8446 §5.1, RFC 5246 §6.2.1): they would let
-          // a client send forever without completing a message.
-          if (r.body.length === 0) return refuse(ALERT.unexpectedMessage, 'empty handshake record');
-          hello = hello.length ? Buffer.concat([hello, r.body]) : r.body;
-          if (hello.length < 4) continue;
-          const len = hello.readUIntBE(1, 3);
-          if (len > MAX_HANDSHAKE_MESSAGE)
-            return refuse(
-              ALERT.illegalParameter,
-              `ClientHello of ${len} bytes (limit ${MAX_HANDSHAKE_MESSAGE}: a ClientHello with a post-quantum key share is about 1.6 KB)`,
-            );
-          if (hello.length > 4 + len)
-            return refuse(ALERT.unexpectedMessage, 'handshake data after the ClientHello in the same record');
-          if (hello.length === 4 + len) complete = hello;
+          for (const msg of messages.add(r.body)) {
+            messages.endsRecord('handshake data after the ClientHello in the same record');
+            complete = msg;
+          }
         }
-      } catch {
-        // Not TLS records: node:tls answers it as it would (and logs why).
-        return toNode();
+      } catch (e) {
+        // Empty handshake records are forbidden (RFC 8446 §5.1, RFC 5246 §6.2.1): they would let
+        // a client send forever without completing a message. Nor is a ClientHello over the limit
+        // or sharing its record taken, whatever version it offers.
+        if (e instanceof AlertError) return refuse(e.alert, e.message);
+        throw e;
       }
       if (!complete && held > MAX_HELLO_BYTES)
         return refuse(
@@ -157,7 +179,7 @@ export function installFrontDoor(server: Server, o: FrontDoorOptions): void {
       serverName = ch.serverName;
       const r = route(ch);
       if (r.to === 'node') return toNode();
-      if (r.to === 'refuse') return refuse(ALERT.handshakeFailure, r.reason, true);
+      if (r.to === 'refuse') return refuse(ALERT.handshakeFailure, r.reason, true, 'no_common_profile');
       socket.removeListener('data', onData);
       const rest = Buffer.concat(seen).subarray(consumed);
       const conn = new Tls13Connection(
@@ -168,13 +190,14 @@ export function installFrontDoor(server: Server, o: FrontDoorOptions): void {
             clearTimeout(timer);
             o.secure(plain, negotiated);
           },
-          refused: (reason, alert, identity, afterHandshake) =>
+          refused: (reason, alert, identity, afterHandshake, kind) =>
             o.refused(socket, reason, {
               alert,
               ...(identity !== undefined && { identity }),
               afterHandshake,
               tls: '1.3',
               ...(serverName !== undefined && { serverName }),
+              ...(kind && { kind }),
             }),
         },
       );

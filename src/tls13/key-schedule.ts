@@ -149,3 +149,72 @@ export class Transcript {
     return t;
   }
 }
+
+/** Both directions' traffic secrets of one stage. */
+export interface TrafficSecrets {
+  client: Buffer;
+  server: Buffer;
+}
+
+/**
+ * The secrets of one connection in their order (§7.1): early (from the external PSK), handshake
+ * (with the (EC)DHE shared secret, or zeros for psk_ke), master. Each step wipes the secret it
+ * replaces; wipe() wipes the one held. The traffic secrets handed out are the caller's to wipe.
+ */
+export class KeySchedule {
+  private secret: Buffer;
+  private stage: 'early' | 'handshake' | 'master' = 'early';
+
+  constructor(
+    private readonly hash: Hash,
+    psk: Buffer,
+  ) {
+    this.secret = earlySecret(hash, psk);
+  }
+
+  private expect(stage: KeySchedule['stage']): void {
+    if (this.stage !== stage) throw new Error(`key schedule at ${this.stage}, not ${stage}`);
+  }
+
+  /** The external PSK's binder key (§4.2.11.2). */
+  binderKey(): Buffer {
+    this.expect('early');
+    return binderKey(this.hash, this.secret);
+  }
+
+  /** To the handshake secret; the handshake traffic secrets over ClientHello..ServerHello. */
+  handshake(shared: Buffer | undefined, transcriptHash: Buffer): TrafficSecrets {
+    this.expect('early');
+    const hs = handshakeSecret(this.hash, this.secret, shared);
+    this.secret.fill(0);
+    this.secret = hs;
+    this.stage = 'handshake';
+    return {
+      client: deriveSecret(this.hash, hs, 'c hs traffic', transcriptHash),
+      server: deriveSecret(this.hash, hs, 's hs traffic', transcriptHash),
+    };
+  }
+
+  /** To the master secret; the application traffic secrets over ClientHello..server Finished. */
+  application(transcriptHash: Buffer): TrafficSecrets {
+    this.expect('handshake');
+    const master = masterSecret(this.hash, this.secret);
+    this.secret.fill(0);
+    this.secret = master;
+    this.stage = 'master';
+    return {
+      client: deriveSecret(this.hash, master, 'c ap traffic', transcriptHash),
+      server: deriveSecret(this.hash, master, 's ap traffic', transcriptHash),
+    };
+  }
+
+  /** The exporter master secret (same transcript as application()). */
+  exporter(transcriptHash: Buffer): Buffer {
+    this.expect('master');
+    return deriveSecret(this.hash, this.secret, 'exp master', transcriptHash);
+  }
+
+  wipe(): void {
+    this.secret.fill(0);
+  }
+}

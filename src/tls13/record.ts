@@ -5,11 +5,23 @@ import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { ALERT, CONTENT, MAX_CIPHERTEXT, MAX_PLAINTEXT } from './constants.js';
 import { HASH_LEN, trafficKeys, type Hash } from './key-schedule.js';
 
+/** What kind of refusal, for the metric's reason label: set where the kind is known, so it need
+ * not be read back from the words. */
+export type RefusalKind =
+  | 'unknown_identity'
+  | 'wrong_psk'
+  | 'timeout'
+  | 'version'
+  | 'no_common_profile'
+  | 'client_closed'
+  | 'malformed';
+
 /** A refusal: the alert to send, and why, in words for the log. */
 export class AlertError extends Error {
   constructor(
     readonly alert: number,
     message: string,
+    readonly kind?: RefusalKind,
   ) {
     super(message);
   }
