@@ -1,3 +1,4 @@
+// phases: runtime
 // Known-answer test of the TLS 1.3 key schedule and binder against RFC 8448 §4 (a PSK handshake,
 // SHA-256). The engine runs the same code with SHA-384; the interop tests check that against
 // OpenSSL. Values: test/fixtures/rfc8448-psk.json (source noted there).
