@@ -80,12 +80,14 @@ function runPhase(name, node, list, env = {}) {
   const text = existsSync(tap) ? readFileSync(tap, 'utf8') : '';
   const count = (label) => Number(text.match(new RegExp(`^# ${label} (\\d+)$`, 'm'))?.[1] ?? 0);
   const c = { passed: count('pass'), failed: count('fail'), skipped: count('skipped') };
+  const todo = count('todo');
   const ok = r.status === 0 && c.failed === 0 && text !== '';
   if (!ok) failedPhases++;
   for (const k of Object.keys(totals)) totals[k] += c[k];
   if (rerun) for (const k of Object.keys(reruns)) reruns[k] += c[k];
   phases.push(
     `${ok ? 'ran' : 'FAILED'}: ${name}: ${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped` +
+      (todo > 0 ? `, ${todo} todo` : '') +
       (rerun ? ' (reruns)' : '') +
       (r.status !== 0 && c.failed === 0 ? ` (exit status ${r.status ?? r.signal})` : ''),
   );
@@ -104,7 +106,7 @@ function requirePhase(name, why) {
 }
 
 // 1. Everything under the system Node.
-runPhase(`all tests, ${process.version}`, process.execPath, chosen);
+runPhase(`${filter.length ? 'filtered' : 'all'} tests, ${process.version}`, process.execPath, chosen);
 
 // 2. The runtime matrix: the runtime files.
 for (const [name, node] of Object.entries(RUNTIMES)) {
