@@ -1,3 +1,4 @@
+// phases: runtime
 // Certificate mode (draft Table 1) for encryptors that cannot do PSK: mutual TLS against cafile.
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';

@@ -1,3 +1,4 @@
+// phases: runtime, exe
 // The bundle's command line as an operator meets it: alone in a folder, config checks, exit
 // codes, SIGHUP reload of the PSK file, refusal to start without TLS material.
 import assert from 'node:assert/strict';

@@ -1,3 +1,4 @@
+// phases: runtime, exe, arm64, iox
 // The bundle as operators run it, with `openssl s_client -psk` standing in for IOS XE:
 // draft-cisco-skip-02 §4 answers, and the TLS-PSK refusals of §3.
 import assert from 'node:assert/strict';

@@ -1,3 +1,4 @@
+// phases: runtime
 // ML-KEM-1024 key files: OpenSSL 3.5's three private key forms with each backend, interop with
 // OpenSSL itself (run.mjs runs this file under every Node of the matrix), broken files, and
 // `skip-server keygen`.

@@ -1,3 +1,4 @@
+// phases: runtime
 // ML-KEM-1024 (FIPS 203): known answers from OpenSSL 3.5's implementation (fixture and the script
 // that made it in test/fixtures), encapsulation and implicit rejection checked against FIPS 203's
 // own definitions (computed here with node:crypto's SHA-3), and the two backends against each

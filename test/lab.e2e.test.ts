@@ -1,3 +1,4 @@
+// phases: exe
 // The README's main job: `skip-server lab` brings up alice and bob with generated secrets, and
 // the s_client lines it prints, pasted into a shell as printed, return matching keys.
 import assert from 'node:assert/strict';

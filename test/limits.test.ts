@@ -1,3 +1,4 @@
+// phases: runtime
 // Abuse of the encryptor listener: slow, huge and odd requests are cut; others are still served.
 import assert from 'node:assert/strict';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';

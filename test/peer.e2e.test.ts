@@ -1,3 +1,4 @@
+// phases: runtime, exe
 // Two KPs (alice, bob) from the bundle on loopback, talking ML-KEM-1024 over real mutual TLS;
 // `openssl s_client -psk` plays both encryptors. Peers that are not ours are played by bare
 // HTTPS clients and a server that behaves as the reference Python Key Provider does.

@@ -1,3 +1,4 @@
+// phases: runtime
 // Security finding 2 (docs/security.md): a PSK identity removed from the file stops working at
 // SIGHUP. TLS session resumption (TLS 1.2 tickets or session IDs, TLS 1.3 tickets) would let a
 // router that saved a session keep fetching keys without its PSK, so PSK connections never resume.

@@ -1,3 +1,4 @@
+// phases: runtime
 // Security finding 1 (docs/security.md): TCP clients that never finish a TLS handshake must be
 // closed at the handshake timeout, on every listener and in both encryptor modes, so that a
 // stranger with TCP access cannot fill maxConnections and shut routers out.

@@ -1,3 +1,4 @@
+// phases: runtime
 // Known-answer tests of the TLS 1.3 key schedule and binder: RFC 8448 §4 (a PSK handshake,
 // SHA-256; test/fixtures/rfc8448-psk.json, source noted there), and the profile the engine serves,
 // SHA-384 with an external PSK in psk_ke, from a handshake between OpenSSL's s_server and s_client,

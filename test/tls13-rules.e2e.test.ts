@@ -1,3 +1,4 @@
+// phases: runtime
 // The record and handshake rules of RFC 8446 that an external suite (tlsfuzzer) found the engine
 // and its front door bending, each checked on a real KP over loopback: empty handshake records
 // (they kept every byte of a connection that never completed a ClientHello), a ClientHello over
