@@ -112,7 +112,7 @@ describe('citations', () => {
     ]);
   });
 
-  it('every path a comment or document cites exists', { todo: 'docs/architecture.md pending' }, () => {
+  it('every path a comment or document cites exists', () => {
     const broken = pieces().flatMap((p) =>
       missing(p.file, p.text).map((path) => `${p.file}:${p.line}: ${path}`),
     );
