@@ -1,4 +1,4 @@
-// npm run bench:memory (issue 12): does a KP fit a router's container? For each variant of
+// npm run bench:memory: does a KP fit a router's container? For each variant of
 // runtime flags, alice and bob run with memory_profile c1.small and are driven as routers do:
 //   idle        1 s after start
 //   storm       2,000 routers at once, each on its own new TLS connection: /key at alice, then

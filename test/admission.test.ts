@@ -1,4 +1,4 @@
-// Admission control (issue 12): on both listeners, a request past the in-flight cap is answered
+// Admission control: on both listeners, a request past the in-flight cap is answered
 // 503 with Retry-After and a JSON detail at once (never a reset, never a timeout), and served
 // again once work drains; a connection past the connection cap is closed at once, and a new one
 // is served when a slot frees. Real TLS on loopback; the work is held open by an agreement and a

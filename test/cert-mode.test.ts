@@ -66,7 +66,7 @@ describe('certificate mode', () => {
     assert.equal(ok.status, 200);
     assert.equal(ok.cipher, 'TLS_AES_256_GCM_SHA384');
     assert.equal(log.lines.find((l) => l.event === 'request')?.identity, 'router-alice');
-    // TLS 1.3 here is TLS_AES_256_GCM_SHA384 only (issue 13): AES-128 and ChaCha20 offers fail.
+    // TLS 1.3 here is TLS_AES_256_GCM_SHA384 only: AES-128 and ChaCha20 offers fail.
     await assert.rejects(
       get(router, 'TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256'),
       /alert|handshake/i,

@@ -1,5 +1,5 @@
 // Each command's own --help, "did you mean" for mistyped commands and options, exit codes as
-// documented, and the log level (issue 11, points 8 and 9).
+// documented, and the log level.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';

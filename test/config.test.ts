@@ -142,7 +142,7 @@ describe('config', () => {
       assert.match(text, new RegExp(`^\\s*#?\\s*-?\\s*${key}:`, 'm'), key);
   });
 
-  it('treats prototype names as unknown keys, at the top and in remoteSystems (finding 11)', () => {
+  it('treats prototype names as unknown keys, at the top and in remoteSystems', () => {
     for (const key of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) {
       assert.match(problems(`${REFERENCE}${key}: 1\n`).join(), new RegExp(`unknown key "${key}"`), key);
       const remote = REFERENCE.replace('    ip: "172.31.255.2"', `    ip: "172.31.255.2"\n    ${key}: 1`);

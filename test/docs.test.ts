@@ -1,6 +1,6 @@
 // The README cannot drift from the source: its troubleshooting table lists exactly the warn and
 // error events the server logs, its router configuration is the one `init` prints, and its
-// command list is the command line's own (issue 11, point 10).
+// command list is the command line's own.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';

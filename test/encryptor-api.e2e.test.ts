@@ -104,7 +104,7 @@ describe('encryptor API over TLS-PSK (bundle + openssl s_client)', () => {
     }
   });
 
-  it('prefers forward-secret DHE-PSK when the client offers it too (finding 9)', async () => {
+  it('prefers forward-secret DHE-PSK when the client offers it too', async () => {
     const offer = async (ciphers: string): Promise<string> => {
       const r = await sClient(
         kp.port,

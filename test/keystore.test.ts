@@ -250,7 +250,7 @@ describe('keystore', () => {
     await (await open({ path, master: copy() })).store.close();
   });
 
-  it('refuses a second opener through a symlink or a hard link to the same file (finding 6)', async (t) => {
+  it('refuses a second opener through a symlink or a hard link to the same file', async (t) => {
     const dir = tempDir(t);
     const path = join(dir, 'keystore.db');
     const master = raw();

@@ -85,7 +85,7 @@ describe('peer exchange: alice and bob over mTLS with ML-KEM-1024', () => {
     for (const key of issued) assert.ok(!logs.includes(key.slice(0, 16)), 'key material in a log line');
   });
 
-  it('matches peer identities on DNS/IP SANs exactly, CN only without SANs (finding 8)', async () => {
+  it('matches peer identities on DNS/IP SANs exactly, CN only without SANs', async () => {
     const claim = (): string =>
       JSON.stringify({
         system_id: 'alice',

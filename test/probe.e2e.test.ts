@@ -1,5 +1,5 @@
 // phases: runtime
-// skip-server probe (issue 14): every check passes against our own pair; against a stand-in KP
+// skip-server probe: every check passes against our own pair; against a stand-in KP
 // that breaks one rule it reports exactly that rule and exits non-zero; its client side works
 // against OpenSSL's s_server in TLS 1.2 and TLS 1.3, not only against our server.
 import assert from 'node:assert/strict';

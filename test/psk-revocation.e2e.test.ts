@@ -2,7 +2,7 @@
 // Security finding 2 (docs/security.md): a PSK identity removed from the file stops working at
 // SIGHUP. TLS session resumption (TLS 1.2 tickets or session IDs, TLS 1.3 tickets) would let a
 // router that saved a session keep fetching keys without its PSK, so PSK connections never resume.
-// TLS 1.3 is our engine's (issue 13): the router's external PSK goes in as -psk_session; the
+// TLS 1.3 is our engine's: the router's external PSK goes in as -psk_session; the
 // engine issues no tickets, so a saved session can only ever be that PSK again.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';

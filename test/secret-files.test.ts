@@ -1,5 +1,5 @@
-// Secret files reachable by others or by login users through their group are named (issue 11,
-// point 6); the systemd layout's group, with no login members, is not.
+// Secret files reachable by others or by login users through their group are named; the
+// systemd layout's group, with no login members, is not.
 import assert from 'node:assert/strict';
 import { chmodSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

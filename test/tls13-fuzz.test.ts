@@ -1,4 +1,4 @@
-// Property fuzzing of the TLS 1.3 engine (issue 13): arbitrary bytes and mutated ClientHellos
+// Property fuzzing of the TLS 1.3 engine: arbitrary bytes and mutated ClientHellos
 // never throw anything but a refusal (AlertError), never get past the handshake, and a live KP
 // hit by them keeps serving.
 import assert from 'node:assert/strict';

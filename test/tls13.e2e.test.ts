@@ -1,6 +1,6 @@
 // phases: runtime, exe
 // TLS 1.3 with a PSK and TLS_AES_256_GCM_SHA384 (draft-cisco-skip-02 Table 1, REQUIRED), served by
-// our engine behind the front door (issue 13): OpenSSL's s_client as the independent client with
+// our engine behind the front door: OpenSSL's s_client as the independent client with
 // an external SHA-384 PSK (-psk_session), our own client for what s_client cannot do
 // (HelloRetryRequest with a PSK, X25519MLKEM768, KeyUpdate), and the refusals, each with its alert
 // and nothing served.

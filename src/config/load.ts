@@ -26,11 +26,11 @@ export const KEY_TTL_SECONDS = { min: 10, max: 604_800, default: 3_600 } as cons
 /** After a reload brings a new own ML-KEM pair, how long the previous private key is still tried
  * (default one hour: time to copy the new public key to every peer and reload them; 0: never). */
 export const KEM_KEY_GRACE_SECONDS = { min: 0, max: 604_800, default: 3_600 } as const;
-/** Uncollected keys held per remote system (finding 10): ~1 KB of memory and a 512-byte slot each. */
+/** Uncollected keys held per remote system (docs/security.md): ~1 KB of memory and a 512-byte slot each. */
 export const MAX_HELD_KEYS = { min: 1, max: 1_000_000, default: 10_000 } as const;
 /** All uncollected keys: the index of 50,000 is ~10 MiB, inside the executable's 32 MiB heap. */
 export const MAX_HELD_KEYS_TOTAL = { min: 1, max: 1_000_000, default: 50_000 } as const;
-/** Per-identity token bucket (finding 10); the burst covers a hub rekeying 2,000 tunnels at once. */
+/** Per-identity token bucket (docs/security.md); the burst covers a hub rekeying 2,000 tunnels at once. */
 export const IDENTITY_RATE = { min: 1, max: 100_000, default: 100 } as const;
 export const IDENTITY_BURST = { min: 1, max: 1_000_000, default: 2_000 } as const;
 /** Connections from one source address still in their TLS handshake, at most: below every

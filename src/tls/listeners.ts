@@ -23,7 +23,7 @@ import { installFrontDoor } from '../tls13/front-door.js';
 
 /** TLS 1.2 PSK suites: IOS XE's two GCM suites, then the draft's Table 1 CBC suites. Server
  * order (honorCipherOrder): forward-secret DHE-PSK first whenever the client offers it
- * (finding 9); plain PSK-AES256-GCM-SHA384 stays for routers that offer nothing else. */
+ * (docs/security.md); plain PSK-AES256-GCM-SHA384 stays for routers that offer nothing else. */
 export const PSK_SUITES = [
   'DHE-PSK-AES256-GCM-SHA384',
   'PSK-AES256-GCM-SHA384',
@@ -102,7 +102,7 @@ export function createEncryptorServer(
       // Without dhparam the DHE-PSK suites silently never negotiate.
       dhparam: 'auto',
       // No session resumption for PSK clients: every connection runs pskCallback against the
-      // current table, so an identity removed at SIGHUP stops working at once (finding 2).
+      // current table, so an identity removed at SIGHUP stops working at once (docs/security.md).
       secureOptions: cryptoConstants.SSL_OP_NO_TICKET,
       ...(tls.hint !== undefined && { pskIdentityHint: tls.hint }),
       pskCallback: (socket: TLSSocket, identity: string) => {
@@ -155,7 +155,7 @@ export function createEncryptorServer(
   });
   server.on('clientError', (err: Error, socket: Duplex) => refuseBadRequest(err, socket, limits));
   if (tls.mode === 'psk') {
-    // tls13_psk: false leaves node:tls alone on the port, as before the engine existed.
+    // tls13_psk: false leaves node:tls alone on the port: TLS 1.2 only, no front door.
     if (tls.tls13 !== false)
       installFrontDoor(server, {
         psk: tls.psk,
@@ -191,7 +191,7 @@ export function createEncryptorServer(
     });
   } else {
     // Certificate mode: a certificate from cafile is not enough; it must be on the allow-list
-    // and must not be a peer KP's (docs/security.md, finding 4). Refused before any request.
+    // and must not be a peer KP's (docs/security.md). Refused before any request.
     server.on('secureConnection', (socket: TLSSocket) => {
       const ids = socketIdentities(socket);
       const allowed = tls.allowed.find((a) => ids.includes(a));

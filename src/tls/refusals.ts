@@ -112,7 +112,7 @@ export function refusalReporter(o: RefusalOptions): RefusalReport {
  * A connection whose TLS handshake failed or timed out is destroyed at once. node:https forwards
  * `tlsClientError` to `clientError`, whose HTTP answer cannot leave a socket without a TLS
  * session: without this the socket stayed (CLOSE-WAIT) and held a maxConnections slot forever,
- * so silent TCP clients could shut the port (docs/security.md, finding 1).
+ * so silent TCP clients could shut the port (docs/security.md).
  */
 export function closeFailedHandshakes(server: Server, report: (err: Error, socket: TLSSocket) => void): void {
   server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
