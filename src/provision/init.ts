@@ -8,6 +8,7 @@
 // Layout iox: D holds config/, secrets/ and certs/ as the IOx app's volume will, and skip.yaml
 // names them under /data/appdata, where `app-hosting data ... copy` puts them.
 
+import { renderSkipYaml } from './skip-yaml.js';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -148,40 +149,47 @@ type Paths = ReturnType<typeof layoutPaths>;
 const router = (o: InitOptions): string => o.router ?? 'router-1';
 
 function configText(o: InitOptions, peers: Peer[], L: Paths): string {
-  const quote = (s: string): string => JSON.stringify(s);
-  const remotes = peers.length
-    ? peers
-        .map(
-          (p) =>
-            `  - id: ${quote(p.name)}\n    ip: ${quote(p.host)}\n    pubkey_path: ${quote(L.named(L.peerKey(p.name)))}\n`,
-        )
-        .join('')
-    : `  - id: "PEER"                # add each peer KP: its localSystemID, address, public key\n    ip: "PEER-ADDRESS"\n    pubkey_path: ${quote(L.named(L.peerKey('PEER')))}\n`;
-  return `---
-# skip-server ${o.id}, written by skip-server init${o.layout === 'iox' ? ' --layout iox (paths inside the IOx app)' : ''}. Reference: config/skip.yaml.example.
-localSystemID: ${quote(o.id)}
-remoteSystems:
-${remotes}algorithm: "PRF"
-default_key_size_bits: 256
-default_entropy_bits: 256
-key_ttl_seconds: 3600
-keystore_path: ${quote(L.keystore)}
-kem_pub_key_path: ${quote(L.named(L.files.pub))}
-kem_priv_key_path: ${quote(L.named(L.files.priv))}
-use_psk: true
-psk_file: ${quote(L.named(L.files.psk))}
-psk_identity: ${quote(o.id)}
-use_ssl: true
-certfile: ${quote(L.named(L.cert))}
-keyfile: ${quote(L.named(L.key))}
-cafile: ${quote(L.named(L.ca))}
-host: "0.0.0.0"
-port: 443
-mtls_port: 8443
-# /healthz and Prometheus /metrics, plain HTTP on loopback (never keys); delete both lines to turn off.
-admin_host: "127.0.0.1"
-admin_port: ${INIT_ADMIN_PORT}
-`;
+  const remotes = (peers.length ? peers : [{ name: 'PEER', host: 'PEER-ADDRESS' }]).map((p) => ({
+    id: p.name,
+    ip: p.host,
+    pubkey_path: L.named(L.peerKey(p.name)),
+  }));
+  return renderSkipYaml({
+    header: [
+      `skip-server ${o.id}, written by skip-server init${o.layout === 'iox' ? ' --layout iox (paths inside the IOx app)' : ''}. Reference: config/skip.yaml.example.`,
+    ],
+    localSystemID: o.id,
+    remoteSystems: remotes,
+    settings: {
+      algorithm: 'PRF',
+      default_key_size_bits: 256,
+      default_entropy_bits: 256,
+      key_ttl_seconds: 3600,
+      keystore_path: L.keystore,
+      kem_pub_key_path: L.named(L.files.pub),
+      kem_priv_key_path: L.named(L.files.priv),
+      use_psk: true,
+      psk_file: L.named(L.files.psk),
+      psk_identity: o.id,
+      use_ssl: true,
+      certfile: L.named(L.cert),
+      keyfile: L.named(L.key),
+      cafile: L.named(L.ca),
+      host: '0.0.0.0',
+      port: 443,
+      mtls_port: 8443,
+      admin_host: '127.0.0.1',
+      admin_port: INIT_ADMIN_PORT,
+    },
+    comments: {
+      ...(peers.length === 0 && {
+        remoteSystems:
+          'add each peer KP: its localSystemID, address and public key (the PEER entry is a placeholder)',
+      }),
+      admin_host:
+        '/healthz and Prometheus /metrics, plain HTTP on loopback (never keys); delete both lines to turn off.',
+    },
+  });
 }
 
 function exchangeStep(o: InitOptions, peers: Peer[], L: Paths): string {

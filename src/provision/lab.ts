@@ -3,6 +3,7 @@
 // The first run creates D (CA and certificates via the openssl command, PSKs, ML-KEM pairs,
 // two skip.yaml); later runs reuse it. Development only: every secret sits in D.
 
+import { renderSkipYaml } from './skip-yaml.js';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -121,31 +122,38 @@ function writeConfig(root: string, name: Name, basePort: number, file: string): 
   const me = ports(basePort, name);
   writeFileSync(
     file,
-    `---
-# skip-server lab: KP ${name}. Development secrets only. Written by every lab run (--base-port).
-localSystemID: "${name}"
-remoteSystems:
-  - id: "${peer}"
-    ip: "127.0.0.1"
-    mtls_port: ${ports(basePort, peer).mtls}
-    pubkey_path: "${join(d, `${peer}_kem_pub.pem`)}"
-algorithm: "PRF"
-default_key_size_bits: 256
-default_entropy_bits: 256
-keystore_path: "${join(d, 'keystore.db')}"
-kem_pub_key_path: "${join(d, 'kem_pub.pem')}"
-kem_priv_key_path: "${join(d, 'kem_priv.pem')}"
-use_psk: true
-psk_file: "${join(d, 'psk.txt')}"
-psk_identity: "${name}"
-use_ssl: true
-certfile: "${join(d, `${name}.pem`)}"
-keyfile: "${join(d, `${name}.key`)}"
-cafile: "${join(ca, 'ca.pem')}"
-host: "127.0.0.1"
-port: ${me.port}
-mtls_port: ${me.mtls}
-`,
+    renderSkipYaml({
+      header: [
+        `skip-server lab: KP ${name}. Development secrets only. Written by every lab run (--base-port).`,
+      ],
+      localSystemID: name,
+      remoteSystems: [
+        {
+          id: peer,
+          ip: '127.0.0.1',
+          mtls_port: ports(basePort, peer).mtls,
+          pubkey_path: join(d, `${peer}_kem_pub.pem`),
+        },
+      ],
+      settings: {
+        algorithm: 'PRF',
+        default_key_size_bits: 256,
+        default_entropy_bits: 256,
+        keystore_path: join(d, 'keystore.db'),
+        kem_pub_key_path: join(d, 'kem_pub.pem'),
+        kem_priv_key_path: join(d, 'kem_priv.pem'),
+        use_psk: true,
+        psk_file: join(d, 'psk.txt'),
+        psk_identity: name,
+        use_ssl: true,
+        certfile: join(d, `${name}.pem`),
+        keyfile: join(d, `${name}.key`),
+        cafile: join(ca, 'ca.pem'),
+        host: '127.0.0.1',
+        port: me.port,
+        mtls_port: me.mtls,
+      },
+    }),
   );
 }
 
