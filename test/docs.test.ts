@@ -66,6 +66,15 @@ describe('README against the source', () => {
     );
   });
 
+  it('names every source file in the Development tree', () => {
+    const block = section('Development');
+    const missing = sources('src')
+      .map((f) => f.slice('src/'.length))
+      // cli/ is "one file per command", named for the command.
+      .filter((f) => !f.startsWith('cli/') && !block.includes(f.split('/').pop()!));
+    assert.deepEqual(missing, [], 'README Development: add these to the source tree');
+  });
+
   it("lists the command line's own usage lines", () => {
     const block = section('Commands');
     for (const c of COMMANDS)
