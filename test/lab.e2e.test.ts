@@ -13,6 +13,7 @@ import { tempDir } from './helpers/tmp.js';
 function runLab(
   dir: string,
   base: number,
+  extra: string[] = [],
 ): Promise<{
   lines: string[];
   probe: string | undefined;
@@ -20,7 +21,7 @@ function runLab(
   pid: number;
   stop: () => Promise<number | null>;
 }> {
-  const [cmd, argv] = skipServer(['lab', '--dir', dir, '--base-port', String(base)]);
+  const [cmd, argv] = skipServer(['lab', '--dir', dir, '--base-port', String(base), ...extra]);
   const child = spawn(cmd, argv, {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -46,6 +47,29 @@ const sh = (cmd: string): string =>
   execFileSync('bash', ['-c', cmd], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
 
 describe('skip-server lab', () => {
+  for (const source of ['etsi014', 'hybrid'] as const)
+    it(`--key-source ${source}: the printed lines give alice and bob the same key, from the simulated KMEs`, async (t) => {
+      const dir = join(tempDir(t), 'lab');
+      const base = 20_000 + Math.floor(Math.random() * 20_000);
+      const lab = await runLab(dir, base, ['--key-source', source]);
+      try {
+        assert.match(lab.out, source === 'etsi014' ? /simulated QKD KMEs/ : /combined/);
+        const a = JSON.parse(sh(lab.lines[0]!).trim().split('\n').at(-1)!) as { keyId: string; key: string };
+        assert.match(a.keyId, /^[0-9a-f]{32}$/);
+        const b = JSON.parse(
+          sh(lab.lines[1]!.replace('KEYID', a.keyId)).trim().split('\n').at(-1)!,
+        ) as unknown;
+        assert.deepEqual(b, a);
+        // Served once: a second fetch is refused.
+        assert.match(sh(lab.lines[1]!.replace('KEYID', a.keyId)), /"detail"/);
+        const alice = readFileSync(join(dir, 'alice', 'skip.yaml'), 'utf8');
+        assert.match(alice, new RegExp(`key_source: "${source}"`));
+        assert.match(alice, new RegExp(`url: "https://127\\.0\\.0\\.1:${base + 2}"`));
+      } finally {
+        assert.equal(await lab.stop(), 0);
+      }
+    });
+
   it('prints s_client lines that, run as printed, give alice and bob the same key', async (t) => {
     const dir = join(tempDir(t), 'lab');
     const base = 20_000 + Math.floor(Math.random() * 20_000);

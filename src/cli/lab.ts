@@ -1,6 +1,6 @@
 // `skip-server lab`: the development pair on loopback.
 
-import { runLab } from '../provision/lab.js';
+import { LAB_KEY_SOURCES, runLab, type LabKeySource } from '../provision/lab.js';
 import { EXIT, UsageError, kemFromEnv, str, type Command } from './common.js';
 
 export const DEFAULT_BASE_PORT = 10443;
@@ -8,11 +8,13 @@ export const DEFAULT_BASE_PORT = 10443;
 export const lab: Command = {
   name: 'lab',
   summary: 'Development: KPs alice and bob on loopback, with generated secrets.',
-  synopsis: '[--dir DIR] [--base-port N]',
+  synopsis: '[--dir DIR] [--base-port N] [--key-source mlkem|etsi014|hybrid]',
   about: `Development: run KPs alice and bob on loopback with generated secrets in DIR (default
 ./lab, made on the first run and reused after; needs the openssl command) and print the
 openssl s_client lines that play their encryptors. Ctrl-C stops both; so does the end of
-this process, however it ends. From a clone: npm start -- --base-port N.`,
+this process, however it ends. From a clone: npm start -- --base-port N. --key-source
+etsi014 or hybrid also runs two linked simulated QKD KMEs (ETSI GS QKD 014) on N+2 and
+N+1002, and the KPs take their keys from them (hybrid: combined with ML-KEM).`,
   options: {
     dir: { type: 'string', arg: 'DIR', help: 'the lab folder (default ./lab)' },
     'base-port': {
@@ -20,13 +22,22 @@ this process, however it ends. From a clone: npm start -- --base-port N.`,
       arg: 'N',
       help: `alice listens on N (encryptors) and N+1 (peers), bob on N+1000 and N+1001\n(default ${DEFAULT_BASE_PORT})`,
     },
+    'key-source': {
+      type: 'string',
+      arg: 'SOURCE',
+      help: `where keys come from: ${LAB_KEY_SOURCES.join(', ')} (default mlkem; docs/key-sources.md)`,
+    },
   },
   async run(values, io) {
     const text = str(values['base-port']);
     const base = text === undefined ? DEFAULT_BASE_PORT : /^[0-9]{4,5}$/.test(text) ? Number(text) : NaN;
     if (!(base >= 1024 && base <= 64000))
       throw new UsageError('--base-port must be a number from 1024 to 64000');
+    const source = str(values['key-source']) ?? 'mlkem';
+    if (!(LAB_KEY_SOURCES as readonly string[]).includes(source))
+      throw new UsageError(`--key-source must be ${LAB_KEY_SOURCES.join(', ')}, not "${source}"`);
     const code = await runLab({
+      keySource: source as LabKeySource,
       dir: str(values.dir) ?? 'lab',
       basePort: base,
       kem: kemFromEnv(),

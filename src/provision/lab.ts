@@ -3,6 +3,7 @@
 // The first run creates D (CA and certificates via the openssl command, PSKs, ML-KEM pairs,
 // two skip.yaml); later runs reuse it. Development only: every secret sits in D.
 
+import { SimKmeNetwork } from '../kme/sim/kme-sim.js';
 import { renderSkipYaml } from './skip-yaml.js';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -14,10 +15,16 @@ import { generateKeyFiles } from '../kem/keygen.js';
 import type { KemBackend } from '../kem/mlkem.js';
 import { newMasterKeyHex } from '../keystore/master-key.js';
 
+/** Where the lab's keys come from: the KPs' own ML-KEM link, two simulated QKD KMEs (ETSI GS
+ * QKD 014), or both combined (docs/key-sources.md). */
+export const LAB_KEY_SOURCES = ['mlkem', 'etsi014', 'hybrid'] as const;
+export type LabKeySource = (typeof LAB_KEY_SOURCES)[number];
+
 export interface LabOptions {
   dir: string;
-  /** alice: base (encryptors), base+1 (peers); bob: base+1000, base+1001. */
+  /** alice: base (encryptors), base+1 (peers), base+2 (its KME); bob: base+1000, +1001, +1002. */
   basePort: number;
+  keySource?: LabKeySource;
   kem: KemBackend;
   out: (s: string) => void;
   err: (s: string) => void;
@@ -26,9 +33,9 @@ export interface LabOptions {
 const NAMES = ['alice', 'bob'] as const;
 type Name = (typeof NAMES)[number];
 
-function ports(base: number, name: Name): { port: number; mtls: number } {
+function ports(base: number, name: Name): { port: number; mtls: number; kme: number } {
   const o = name === 'alice' ? 0 : 1000;
-  return { port: base + o, mtls: base + o + 1 };
+  return { port: base + o, mtls: base + o + 1, kme: base + o + 2 };
 }
 
 function openssl(args: string[], cwd: string): void {
@@ -42,14 +49,21 @@ function openssl(args: string[], cwd: string): void {
 }
 
 /** Creates the lab folder unless it exists; returns the config file of each KP. */
-export function ensureLab(dir: string, basePort: number, kem: KemBackend): Record<Name, string> {
+export function ensureLab(
+  dir: string,
+  basePort: number,
+  kem: KemBackend,
+  keySource: LabKeySource = 'mlkem',
+): Record<Name, string> {
   const root = resolve(dir);
   const configs = { alice: join(root, 'alice', 'skip.yaml'), bob: join(root, 'bob', 'skip.yaml') };
   // The configs are written last: with both there, the secrets are complete and kept. A half-made
   // lab (interrupted first run) is made again from scratch.
   if (!(existsSync(configs.alice) && existsSync(configs.bob))) makeSecrets(root, kem);
-  // The configs hold no secret and are written on every run, so the ports follow --base-port.
-  for (const name of NAMES) writeConfig(root, name, basePort, configs[name]);
+  if (keySource !== 'mlkem') ensureKmeCert(root);
+  // The configs hold no secret and are written on every run, so the ports and the key source
+  // follow the options.
+  for (const name of NAMES) writeConfig(root, name, basePort, configs[name], keySource);
   return configs;
 }
 
@@ -115,7 +129,7 @@ function makeSecrets(root: string, kem: KemBackend): void {
   }
 }
 
-function writeConfig(root: string, name: Name, basePort: number, file: string): void {
+function writeConfig(root: string, name: Name, basePort: number, file: string, source: LabKeySource): void {
   const ca = join(root, 'ca');
   const peer: Name = name === 'alice' ? 'bob' : 'alice';
   const d = join(root, name);
@@ -130,9 +144,13 @@ function writeConfig(root: string, name: Name, basePort: number, file: string): 
       remoteSystems: [
         {
           id: peer,
-          ip: '127.0.0.1',
-          mtls_port: ports(basePort, peer).mtls,
-          pubkey_path: join(d, `${peer}_kem_pub.pem`),
+          // etsi014 has no KP-to-KP link: the KMEs carry the key.
+          ...(source !== 'etsi014' && {
+            ip: '127.0.0.1',
+            mtls_port: ports(basePort, peer).mtls,
+            pubkey_path: join(d, `${peer}_kem_pub.pem`),
+          }),
+          ...(source !== 'mlkem' && { key_source: source, sae_id: peer }),
         },
       ],
       settings: {
@@ -152,9 +170,65 @@ function writeConfig(root: string, name: Name, basePort: number, file: string): 
         host: '127.0.0.1',
         port: me.port,
         mtls_port: me.mtls,
+        // This KP's SAE certificate is its peer-link certificate (CN = its name = its SAE ID).
+        ...(source !== 'mlkem' && {
+          kme: {
+            url: `https://127.0.0.1:${me.kme}`,
+            certfile: join(d, `${name}.pem`),
+            keyfile: join(d, `${name}.key`),
+            cafile: join(ca, 'ca.pem'),
+          },
+        }),
       },
     }),
   );
+}
+
+/** The simulated KMEs' server certificate, made once (a lab from before key sources has none). */
+function ensureKmeCert(root: string): void {
+  const ca = join(root, 'ca');
+  const d = join(root, 'kme');
+  if (existsSync(join(d, 'kme.pem'))) return;
+  mkdirSync(d, { recursive: true, mode: 0o700 });
+  writeFileSync(
+    join(d, 'san.ext'),
+    'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n',
+  );
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+  openssl(['req', ...ec, '-keyout', 'kme.key', '-out', 'kme.csr', '-subj', '/CN=kme'], d);
+  openssl(
+    [
+      'x509',
+      '-req',
+      '-in',
+      'kme.csr',
+      '-CA',
+      join(ca, 'ca.pem'),
+      '-CAkey',
+      join(ca, 'ca.key'),
+      '-CAcreateserial',
+      '-out',
+      'kme.pem',
+      '-days',
+      '825',
+      '-extfile',
+      'san.ext',
+    ],
+    d,
+  );
+}
+
+/** The two linked simulated KMEs a QKD lab's KPs use, alice's SAE at the first, bob's at the second. */
+async function startKmes(root: string, basePort: number): Promise<SimKmeNetwork> {
+  const network = new SimKmeNetwork({
+    certfile: join(root, 'kme', 'kme.pem'),
+    keyfile: join(root, 'kme', 'kme.key'),
+    cafile: join(root, 'ca', 'ca.pem'),
+    host: '127.0.0.1',
+    saes: { alice: 0, bob: 1 },
+  });
+  await network.start([ports(basePort, 'alice').kme, ports(basePort, 'bob').kme]);
+  return network;
 }
 
 /** Set in a lab KP's environment: `serve` stops when its stdin (a pipe from the lab) closes. */
@@ -175,7 +249,17 @@ export function stopWithLab(stop: (why: string) => void): void {
  * lab however it ends (kill -9, a closed terminal, a broken pipe).
  */
 export async function runLab(o: LabOptions): Promise<number> {
-  const configs = ensureLab(o.dir, o.basePort, o.kem);
+  const source = o.keySource ?? 'mlkem';
+  const configs = ensureLab(o.dir, o.basePort, o.kem, source);
+  let kmes: SimKmeNetwork | undefined;
+  try {
+    if (source !== 'mlkem') kmes = await startKmes(resolve(o.dir), o.basePort);
+  } catch (e) {
+    o.err(
+      `skip-server lab: the simulated KMEs could not start on ports ${o.basePort + 2} and ${o.basePort + 1002}: ${errorMessage(e)}\n`,
+    );
+    return 1;
+  }
   // In a single executable the program is the executable itself; otherwise node runs the bundle.
   const self = isSea() ? [] : [process.argv[1]!];
   const children: ChildProcess[] = [];
@@ -223,6 +307,7 @@ export async function runLab(o: LabOptions): Promise<number> {
     await Promise.all(started);
   } catch (e) {
     stop();
+    await kmes?.close();
     if (!(e instanceof LabChildFailed)) throw e;
     if (/port is in use/.test(e.stderr)) {
       o.err(
@@ -234,12 +319,19 @@ export async function runLab(o: LabOptions): Promise<number> {
     }
     throw new ConfigError([`KP ${e.kp} exited (${e.code}) before it started`]);
   }
-  o.out(instructions(resolve(o.dir), listening));
+  o.out(instructions(resolve(o.dir), listening, source));
   await Promise.all(
     children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.on('exit', r)))),
   );
+  await kmes?.close();
   return 0;
 }
+
+const SOURCE_WORDS: Record<LabKeySource, string> = {
+  mlkem: "the KPs' own ML-KEM-1024 link",
+  etsi014: 'two simulated QKD KMEs (ETSI GS QKD 014), one beside each KP',
+  hybrid: 'both: a simulated QKD key and an ML-KEM-1024 key, combined (docs/key-sources.md)',
+};
 
 class LabChildFailed extends Error {
   constructor(
@@ -251,13 +343,14 @@ class LabChildFailed extends Error {
   }
 }
 
-function instructions(dir: string, port: Record<Name, number>): string {
+function instructions(dir: string, port: Record<Name, number>, source: LabKeySource): string {
   const line = (name: Name, path: string): string =>
     `printf 'GET ${path} HTTP/1.1\\r\\nHost: ${name}\\r\\nConnection: close\\r\\n\\r\\n' | ` +
     `openssl s_client -quiet -connect 127.0.0.1:${port[name]} -tls1_2 -cipher PSK-AES256-GCM-SHA384 ` +
     `-psk_identity router-${name} -psk "$(grep -v '^#' ${dir}/${name}/psk.txt | cut -d: -f2)"`;
   return `
 skip-server lab is up: KP alice on 127.0.0.1:${port.alice}, KP bob on 127.0.0.1:${port.bob} (lab in ${dir}).
+Keys come from ${SOURCE_WORDS[source]}.
 Play encryptor alice (a new key shared with bob; note its keyId):
 
   ${line('alice', '/key?remoteSystemID=bob')}
