@@ -129,6 +129,17 @@ describe('TLS 1.3 engine: RFC 8446 record and handshake rules', () => {
     assert.equal(line.tls, undefined);
   });
 
+  it('answers a plaintext record over 2^14 bytes with record_overflow, before reading what it holds', async (t) => {
+    const { kp, files } = await oneKp(t);
+    const m = buildClientHello({
+      identity: files.encryptor.identity,
+      psk: Buffer.from(files.encryptor.key, 'hex'),
+      extraExtensions: [extension(0xfe0d, Buffer.alloc(16_400))],
+    }).message;
+    const r = await raw(kp.port, plainRecord(22, m.subarray(0, 16_385)));
+    assert.equal(alertOf(r.back), ALERT.recordOverflow, r.back.subarray(0, 8).toString('hex'));
+  });
+
   it('answers a KeyUpdate followed by more handshake data in its record with unexpected_message', async (t) => {
     const { kp, files } = await oneKp(t);
     const keyUpdate = Buffer.from([HS.keyUpdate, 0, 0, 1, 0]);

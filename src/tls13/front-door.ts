@@ -13,6 +13,7 @@ import {
   CONTENT,
   MAX_CIPHERTEXT,
   MAX_HANDSHAKE_MESSAGE,
+  MAX_PLAINTEXT,
   TLS12,
   TLS13,
   TLS_AES_256_GCM_SHA384,
@@ -145,6 +146,12 @@ export function installFrontDoor(server: Server, o: FrontDoorOptions): void {
         for (let r = nextRecord(); r && !complete; r = nextRecord()) {
           // Not TLS records: node:tls answers it as it would (and logs why).
           if (r === 'not-tls' || r.type !== CONTENT.handshake) return toNode();
+          // Records before the keys are plaintext: 2^14 bytes at most (§5.1).
+          if (r.body.length > MAX_PLAINTEXT)
+            throw new AlertError(
+              ALERT.recordOverflow,
+              `plaintext record of ${r.body.length} bytes (limit ${MAX_PLAINTEXT})`,
+            );
           consumed += 5 + r.body.length;
           for (const msg of messages.add(r.body)) {
             messages.endsRecord('handshake data after the ClientHello in the same record');
