@@ -1,3 +1,4 @@
+// phases: runtime
 // The etsi014 and hybrid key sources end to end: KPs from the bundle, two linked simulated KMEs
 // (mutual TLS on loopback), routers as `openssl s_client -psk`. alice has one remote system of
 // each source: bob (etsi014, no KP-to-KP link), carol (mlkem), dave (hybrid).
