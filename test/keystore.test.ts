@@ -106,6 +106,27 @@ describe('keystore', () => {
     );
   });
 
+  it('records a keyId taken again after its spent entry passed, so a copied-back file cannot serve it', async (t) => {
+    const path = join(tempDir(t), 'keystore.db');
+    const master = raw();
+    let now = 1_000_000;
+    const ks = await open({ path, master, ttlMs: 10_000, now: () => now });
+    const k = id();
+    await ks.store.put(k, randomBytes(32), BOB);
+    assert.equal((await ks.store.take(k, BOB)).kind, 'ok');
+    await ks.store.settled();
+    now += 10_001; // the spent entry has passed, and no sweep has run
+    await ks.store.put(k, randomBytes(32), BOB);
+    const copy = readFileSync(path); // a backup holding the second key
+    assert.equal((await ks.store.take(k, BOB)).kind, 'ok');
+    await ks.store.settled();
+    await ks.store.close();
+    writeFileSync(path, copy);
+    const again = await open({ path, master, ttlMs: 10_000, now: () => now });
+    t.after(() => again.store.close());
+    assert.deepEqual(await again.store.take(k, BOB), { kind: 'not-found' });
+  });
+
   it('reuses freed slots and grows the file in chunks', async (t) => {
     const path = join(tempDir(t), 'keystore.db');
     const { store } = await open({ path, master: raw(), growSlots: 8 });

@@ -213,7 +213,14 @@ export class SpentLog {
   async record(keyId: KeyId, untilMs: number): Promise<void> {
     const tag = this.tag(keyId);
     const key = tag.toString('hex');
-    if (this.entries.has(key)) return this.unreserve();
+    // An entry still in force already refuses the keyId; one whose time has passed (not yet
+    // swept) refuses nothing, so it is freed and a new entry written, never trusted.
+    const old = this.entries.get(key);
+    if (old && old.untilMs > this.now()) return this.unreserve();
+    if (old) {
+      this.entries.delete(key);
+      this.places.release(old.index);
+    }
     this.reserved--;
     const index = await this.places.allocate();
     const e = Buffer.alloc(SPENT_ENTRY_BYTES);
