@@ -6,7 +6,7 @@ import { connect } from 'node:net';
 import { describe, it } from 'node:test';
 import { memoryLogger } from '../src/log.js';
 import { Metrics } from '../src/metrics.js';
-import { refusalReporter } from '../src/tls/refusals.js';
+import { PROBE_SERVER_NAME, refusalReporter } from '../src/tls/refusals.js';
 import { buildClientHello } from '../src/tls13/client.js';
 import { plainRecord } from '../src/tls13/record.js';
 import { vec } from '../src/tls13/wire.js';
@@ -115,6 +115,21 @@ describe('refused handshakes', () => {
     const lines = log.lines.filter((l) => l.event === 'tls handshake refused');
     assert.equal(lines.length, 2);
     assert.ok(lines.every((l) => l.reason === 'binder of identity 0 names no key' && !('kind' in l)));
+  });
+
+  it("marks only the probe's suite and version refusals as the probe's: its server name hides no wrong key", () => {
+    const log = memoryLogger();
+    const metrics = new Metrics();
+    const report = refusalReporter({ listener: 'encryptor', event: 'tls handshake refused', log, metrics });
+    report({ reason: 'no cipher suite in common with the client', serverName: PROBE_SERVER_NAME });
+    report({ reason: 'wrong PSK (binder does not verify)', serverName: PROBE_SERVER_NAME }, 'wrong_psk');
+    report({ reason: 'unknown PSK identity', serverName: PROBE_SERVER_NAME }, 'unknown_identity');
+    const text = metrics.handshakesRefused.render();
+    assert.match(text, /reason="probe_conformance"[^\n]* 1$/m);
+    assert.match(text, /reason="wrong_psk"[^\n]* 1$/m);
+    assert.match(text, /reason="unknown_identity"[^\n]* 1$/m);
+    const marked = log.lines.filter((l) => l.probe === 'conformance');
+    assert.equal(marked.length, 1);
   });
 
   it('summarises what it did not log, by reason, once per interval', async () => {

@@ -26,6 +26,9 @@ const CLASSES: [RegExp, string][] = [
  * be refused (weaker suites and versions): their refusals are marked, so alerts can leave them out. */
 export const PROBE_SERVER_NAME = 'conformance.probe.skip-server.invalid';
 
+/** The refusal classes a weaker-suite check of the probe ends in. */
+const PROBE_REFUSALS: ReadonlySet<string> = new Set(['no_common_profile', 'version']);
+
 export const refusalClass = (reason: string): string =>
   CLASSES.find(([re]) => re.test(reason))?.[1] ?? 'malformed';
 
@@ -75,8 +78,11 @@ export function refusalReporter(o: RefusalOptions): RefusalReport {
     });
   };
   return (fields, kind) => {
-    const probe = fields.serverName === PROBE_SERVER_NAME;
-    const cls = probe ? 'probe_conformance' : (kind ?? refusalClass(fields.reason));
+    const real = kind ?? refusalClass(fields.reason);
+    // Only a refusal of the suite or version the probe offered on purpose is marked as its own:
+    // anyone can send that server name, and a wrong key or identity must count as what it is.
+    const probe = fields.serverName === PROBE_SERVER_NAME && PROBE_REFUSALS.has(real);
+    const cls = probe ? 'probe_conformance' : real;
     const known = fields.identity !== undefined && (o.known?.(fields.identity) ?? false);
     o.metrics?.handshakesRefused.inc({
       listener: o.listener,
