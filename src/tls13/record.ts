@@ -47,22 +47,36 @@ export class RecordReader {
   /** The next whole record, or undefined until more bytes arrive. */
   next(): RawRecord | undefined {
     if (this.size < 5) return undefined;
-    if (this.chunks.length > 1) this.chunks = [Buffer.concat(this.chunks)];
-    const buf = this.chunks[0]!;
-    const type = buf[0]!;
-    const length = buf.readUInt16BE(3);
+    // The header from the first chunks alone: the bytes are joined once the record is whole, so
+    // a record trickling in a byte at a time costs no more than one arriving at once.
+    const head = this.chunks[0]!.length >= 5 ? this.chunks[0]! : this.firstBytes(5);
+    const type = head[0]!;
+    const length = head.readUInt16BE(3);
     if (![CONTENT.ccs, CONTENT.alert, CONTENT.handshake, CONTENT.application].includes(type as 20))
       throw new AlertError(ALERT.unexpectedMessage, `record of unknown content type ${type}`);
-    if (buf[1] !== 3) throw new AlertError(ALERT.decodeError, 'record version is not 3.x');
+    if (head[1] !== 3) throw new AlertError(ALERT.decodeError, 'record version is not 3.x');
     if (length > MAX_CIPHERTEXT)
       throw new AlertError(ALERT.recordOverflow, `record of ${length} bytes (limit ${MAX_CIPHERTEXT})`);
     if (this.size < 5 + length) return undefined;
+    if (this.chunks.length > 1) this.chunks = [Buffer.concat(this.chunks)];
+    const buf = this.chunks[0]!;
     const header = Buffer.from(buf.subarray(0, 5));
     const body = Buffer.from(buf.subarray(5, 5 + length));
     const rest = buf.subarray(5 + length);
     this.chunks = rest.length > 0 ? [rest] : [];
     this.size = rest.length;
     return { type, header, body };
+  }
+
+  /** The first `n` bytes held (there are at least `n`), joined from as few chunks as needed. */
+  private firstBytes(n: number): Buffer {
+    const out = Buffer.alloc(n);
+    let at = 0;
+    for (const c of this.chunks) {
+      at += c.copy(out, at, 0, Math.min(c.length, n - at));
+      if (at === n) break;
+    }
+    return out;
   }
 
   /** Bytes held that are not yet a whole record. */
