@@ -10,7 +10,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { startKp } from './helpers/bundle.js';
-import { parseHttp, sClient } from './helpers/http-client.js';
+import { parseHttp, pskSocket, sClient } from './helpers/http-client.js';
 import { writeKpFiles } from './helpers/kp-files.js';
 import { makePki } from './helpers/pki.js';
 import { pskSessionArgs } from './helpers/psk-session.js';
@@ -69,4 +69,34 @@ describe('PSK revocation and TLS session resumption', () => {
       for (const r of requests) assert.equal(r.identity, extra.identity);
     });
   }
+
+  it('a connection kept alive from before the removal gets no answer after it: 403, then closed', async (t) => {
+    const dir = tempDir(t);
+    const files = writeKpFiles(dir, makePki(dir), { name: 'alice', peers: [{ id: 'bob' }] });
+    const kp = await startKp(files.config, { env: files.env });
+    t.after(() => kp.stop());
+    const original = readFileSync(files.pskFile, 'utf8');
+    const extra = { identity: 'router-temp', key: randomBytes(32).toString('hex') };
+    writeFileSync(files.pskFile, `${original}${extra.identity}:${extra.key}\n`);
+    kp.proc.kill('SIGHUP');
+    await kp.waitFor('psk reloaded', (l) => l.identities === 2);
+    const socket = await pskSocket(kp.port, extra);
+    t.after(() => socket.destroy());
+    let got = '';
+    socket.on('data', (d: Buffer) => (got += d.toString('latin1')));
+    const closed = new Promise<void>((r) => socket.on('close', () => r()));
+    const keepAlive = 'GET /capabilities HTTP/1.1\r\nHost: kp\r\n\r\n';
+    socket.write(keepAlive);
+    await kp.waitFor('request', (l) => l.identity === extra.identity);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.match(got, /^HTTP\/1\.1 200/);
+    got = '';
+    writeFileSync(files.pskFile, original);
+    kp.proc.kill('SIGHUP');
+    await kp.waitFor('psk reloaded', (l) => l.identities === 1);
+    socket.write(keepAlive);
+    await closed;
+    assert.match(got, /^HTTP\/1\.1 403/);
+    assert.doesNotMatch(got, /"algorithm"|"entropy"/, 'capabilities were served after the removal');
+  });
 });

@@ -90,6 +90,9 @@ export function createRouter(opts: RouterOptions): (req: IncomingMessage, res: S
       req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
     if (hasBody) return { status: 400, body: { detail: 'GET requests carry no body' }, close: true };
     const identity = opts.identify(req);
+    // No identity: the connection's PSK was removed since its handshake (SIGHUP).
+    if (identity === undefined)
+      return { status: 403, body: { detail: 'this client is no longer authorised' }, close: true };
     const wait = opts.admit?.(identity) ?? 0;
     if (wait > 0) {
       throw new HttpError(503, `request rate limit reached for this client; retry in ${wait} s`, {

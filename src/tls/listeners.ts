@@ -204,7 +204,13 @@ export function createEncryptorServer(
       socket.destroy();
     });
   }
-  const identify = (req: IncomingMessage): string | undefined => identities.get(req.socket);
+  // A PSK identity removed at SIGHUP stops being served at once, also on a connection it opened
+  // before (kept alive): each request checks the current table.
+  const identify = (req: IncomingMessage): string | undefined => {
+    const identity = identities.get(req.socket);
+    if (identity === undefined || tls.mode !== 'psk' || tls.psk.lookup(identity) !== null) return identity;
+    return undefined;
+  };
   return { server, suites, identify };
 }
 
