@@ -45,13 +45,16 @@ export async function startServer(config: Config, opts: StartOptions): Promise<R
   log.info('started', startRecord(parts, ports));
   warnAboutSetUp(parts, ports);
   const p = parts;
+  // Once stopping, a SIGHUP must not load secrets again into a server being wiped.
+  let closing = false;
   return {
     encryptor: { host: config.host, port: ports.encryptor },
     peer: { host: config.host, port: ports.peer },
     ...(ports.admin !== undefined && { admin: { host: config.admin_host, port: ports.admin } }),
     log,
-    reload: () => reload(p),
+    reload: () => (closing ? false : reload(p)),
     async close() {
+      closing = true;
       const [first] = await cleanup.unwind();
       if (first) throw first.error;
     },

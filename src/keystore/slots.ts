@@ -237,7 +237,17 @@ export function openSlot(keys: StoreKeys, index: number, slot: Buffer): SlotCont
   try {
     const d = createDecipheriv('aes-256-gcm', keys.slotKey, slot.subarray(0, NONCE)).setAAD(aad(keys, index));
     d.setAuthTag(slot.subarray(SLOT_BYTES - TAG));
-    plain = Buffer.concat([d.update(slot.subarray(NONCE, SLOT_BYTES - TAG)), d.final()]);
+    const part = d.update(slot.subarray(NONCE, SLOT_BYTES - TAG));
+    let last: Buffer;
+    try {
+      last = d.final();
+    } catch (e) {
+      part.fill(0); // unauthenticated plaintext
+      throw e;
+    }
+    // GCM's final() adds nothing: the plaintext is `part` itself, wiped below; no copy is left.
+    plain = last.length === 0 ? part : Buffer.concat([part, last]);
+    if (plain !== part) part.fill(0);
   } catch {
     return { kind: 'corrupt' };
   }

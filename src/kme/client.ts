@@ -191,13 +191,22 @@ export class KmeClient {
             size += c.length;
             if (size > MAX_ANSWER_BYTES) {
               req.destroy();
+              c.fill(0);
+              wipe();
               done(new KmeError('malformed', `answer longer than ${MAX_ANSWER_BYTES} bytes`));
             } else chunks.push(c);
           });
+          // An answer may hold keys: its bytes are wiped on every path (the parsed text, a JS
+          // string, cannot be: docs/key-sources.md).
+          const wipe = (): void => {
+            for (const c of chunks) c.fill(0);
+            chunks.length = 0;
+          };
+          res.on('close', wipe);
           res.on('end', () => {
             const all = Buffer.concat(chunks);
             const text = all.toString('utf8');
-            for (const c of chunks) c.fill(0);
+            wipe();
             all.fill(0);
             done(undefined, { status: res.statusCode ?? 0, text });
           });
