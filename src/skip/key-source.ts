@@ -7,7 +7,7 @@ import { HttpError } from '../errors.js';
 import { newKeyId, type KeyId } from '../ids/key-id.js';
 import { KEY_BITS } from '../config/load.js';
 import type { ResolvedRemote } from '../config/remote-ids.js';
-import type { TakeResult } from '../keystore/types.js';
+import { STORE_RETRY_S, StoreUnavailableError, type TakeResult } from '../keystore/types.js';
 import type { KmeClient } from '../kme/client.js';
 import { keyIdOfUuid, uuidOfKeyId } from '../kme/uuid.js';
 import { agreementFailure } from './agreement-failure.js';
@@ -86,6 +86,14 @@ export async function collectKey(deps: SkipDeps, remote: ResolvedRemote, keyId: 
       recorded = await record!(keyId);
     } catch (e) {
       qkd.key.fill(0);
+      // Unlike a held key, this one left the KME at dec_keys: a retry finds it only at a KME
+      // that keeps keys. The answer says so rather than "still held".
+      if (e instanceof StoreUnavailableError)
+        throw new HttpError(
+          503,
+          `${e.message}; this KP could not record the delivery, and the KME may have removed the key: retry in ${STORE_RETRY_S} s`,
+          { 'Retry-After': String(STORE_RETRY_S) },
+        );
       throw e;
     }
     if (recorded === 'spent') {
