@@ -2,7 +2,15 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CONFIG_KEYS, KME_KEYS, REMOTE_KEYS, loadConfig, parseConfig, suggest } from '../src/config/load.js';
+import {
+  CONFIG_KEYS,
+  ETCD_KEYS,
+  KME_KEYS,
+  REMOTE_KEYS,
+  loadConfig,
+  parseConfig,
+  suggest,
+} from '../src/config/load.js';
 import { ConfigError } from '../src/errors.js';
 import { firstInvalidUtf8 } from '../src/utf8.js';
 import { cgroupMemoryLimit, resolveProfile } from '../src/memory-profile.js';
@@ -135,10 +143,51 @@ describe('config', () => {
     );
   });
 
+  it('reads keystore_backend etcd and its block, with the default prefix and timeouts', () => {
+    const c = parseConfig(
+      `${REFERENCE}keystore_backend: etcd\netcd:\n  endpoints: ["http://10.0.0.1:2379", "https://e2:2379"]\n`,
+      'skip.yaml',
+    );
+    assert.equal(c.keystore_backend, 'etcd');
+    assert.deepEqual(c.etcd, {
+      endpoints: ['http://10.0.0.1:2379', 'https://e2:2379'],
+      prefix: '/skip-server/skip1.cml.lab/',
+      dial_timeout_ms: 2000,
+      request_timeout_ms: 5000,
+    });
+    assert.equal(parseConfig(REFERENCE, 'skip.yaml').keystore_backend, 'file');
+  });
+
+  it('names each problem of the etcd settings', () => {
+    assert.match(
+      problems(`${REFERENCE}keystore_backend: etcd\n`).join(),
+      /"keystore_backend" is etcd but "etcd" is not set/,
+    );
+    assert.match(
+      problems(`${REFERENCE}keystore_backend: etc\n`).join(),
+      /must be one of file, etcd; did you mean "etcd"\?/,
+    );
+    const bad = problems(
+      `${REFERENCE}keystore_backend: etcd\netcd:\n  endpoints: ["10.0.0.1:2379", "http://e/v3"]\n  prefix: "/x"\n  certfile: "/c.pem"\n`,
+    ).join('\n');
+    assert.match(bad, /"etcd\.endpoints\[0\]" is "10\.0\.0\.1:2379": an http:\/\/ or https:\/\/ host:port/);
+    assert.match(bad, /"etcd\.endpoints\[1\]"/);
+    assert.match(bad, /"etcd\.prefix" must end with "\/"/);
+    assert.match(bad, /"etcd\.certfile" and "etcd\.keyfile" go together/);
+    assert.match(
+      problems(`${REFERENCE}etcd:\n  endpoints: ["http://e:2379"]\n  endpoint: 1\n`).join(),
+      /unknown key "etcd\.endpoint"; did you mean "etcd\.endpoints"\?/,
+    );
+    assert.match(
+      problems(`${REFERENCE}etcd:\n  endpoints: ["http://e:2379"]\n`).join(),
+      /"etcd" is set but "keystore_backend" is file/,
+    );
+  });
+
   it('config/skip.yaml.example parses and documents every key', () => {
     const text = readFileSync('config/skip.yaml.example', 'utf8');
     parseConfig(text, 'skip.yaml.example');
-    for (const key of [...CONFIG_KEYS(), ...REMOTE_KEYS(), ...KME_KEYS()])
+    for (const key of [...CONFIG_KEYS(), ...REMOTE_KEYS(), ...KME_KEYS(), ...ETCD_KEYS()])
       assert.match(text, new RegExp(`^\\s*#?\\s*-?\\s*${key}:`, 'm'), key);
   });
 

@@ -49,6 +49,7 @@ export function crossCheck(c: Config, file: string, problems: string[]): void {
     if (dup < i) problems.push(`${file}: "${name}.id" repeats remoteSystems[${dup}].id "${r.id}"`);
   });
   checkKeySources(c, file, problems);
+  checkEtcd(c, file, problems);
   if (c.use_psk && c.psk_file === undefined)
     problems.push(`${file}: "use_psk" is true but "psk_file" is not set`);
   if (!c.use_psk && !c.use_ssl) {
@@ -99,4 +100,32 @@ function checkKeySources(c: Config, file: string, problems: string[]): void {
     if (u?.protocol !== 'https:' || u.search !== '' || u.hash !== '' || u.username !== '')
       problems.push(`${file}: "kme.url" must be https://host[:port][/path] (ETSI GS QKD 014 is HTTPS only)`);
   }
+}
+
+/** keystore_backend etcd needs the etcd block: member URLs, a prefix, TLS files in pairs. */
+function checkEtcd(c: Config, file: string, problems: string[]): void {
+  const e = c.etcd;
+  if (c.keystore_backend === 'etcd' && e === undefined)
+    problems.push(
+      `${file}: "keystore_backend" is etcd but "etcd" is not set: list the members (etcd.endpoints)`,
+    );
+  if (e === undefined) return;
+  if (c.keystore_backend !== 'etcd')
+    problems.push(
+      `${file}: "etcd" is set but "keystore_backend" is ${c.keystore_backend}; set keystore_backend: etcd`,
+    );
+  (e.endpoints ?? []).forEach((url, i) => {
+    let u: URL | undefined;
+    try {
+      u = new URL(url);
+    } catch {
+      u = undefined;
+    }
+    if ((u?.protocol !== 'https:' && u?.protocol !== 'http:') || u.pathname !== '/' || u.search !== '')
+      problems.push(`${file}: "etcd.endpoints[${i}]" is "${url}": an http:// or https:// host:port, no path`);
+  });
+  e.prefix ??= `/skip-server/${c.localSystemID}/`;
+  if (!e.prefix.endsWith('/')) problems.push(`${file}: "etcd.prefix" must end with "/"`);
+  if ((e.certfile === undefined) !== (e.keyfile === undefined))
+    problems.push(`${file}: "etcd.certfile" and "etcd.keyfile" go together (mutual TLS to etcd)`);
 }
