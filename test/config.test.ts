@@ -184,6 +184,20 @@ describe('config', () => {
     );
   });
 
+  it('reads remoteSystems[].ip as one address or a list, checking each', () => {
+    const one = parseConfig(REFERENCE, 'skip.yaml').remoteSystems[0]!;
+    assert.equal(one.ip, '172.31.255.2');
+    const list = REFERENCE.replace('    ip: "172.31.255.2"', '    ip: ["172.31.255.2", "172.31.255.3"]');
+    assert.deepEqual(parseConfig(list, 'skip.yaml').remoteSystems[0]!.ip, ['172.31.255.2', '172.31.255.3']);
+    const bad = REFERENCE.replace('    ip: "172.31.255.2"', '    ip: ["172.31.255.2", "172.31.255.3:8443"]');
+    assert.match(
+      problems(bad).join(),
+      /"remoteSystems\[0\]\.ip\[1\]" is "172\.31\.255\.3:8443": an address or host name only/,
+    );
+    const empty = REFERENCE.replace('    ip: "172.31.255.2"', '    ip: []');
+    assert.match(problems(empty).join(), /"remoteSystems\[0\]\.ip" must be a non-empty list of strings/);
+  });
+
   it('config/skip.yaml.example parses and documents every key', () => {
     const text = readFileSync('config/skip.yaml.example', 'utf8');
     parseConfig(text, 'skip.yaml.example');

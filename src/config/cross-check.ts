@@ -25,26 +25,30 @@ export function crossCheck(c: Config, file: string, problems: string[]): void {
       } catch (e) {
         problems.push(`${file}: "${name}.id" is not a valid glob pattern: ${errorMessage(e)}`);
       }
-    } else if (`${r.ip}${r.pubkey_path}`.includes('{id}')) {
+    } else if (`${String(r.ip)}${r.pubkey_path}`.includes('{id}')) {
       problems.push(`${file}: "${name}" uses {id} but its id is not a pattern`);
     }
-    if (typeof r.ip === 'string' && r.ip.includes(':') && isIP(r.ip) !== 6) {
-      const port = /:(\d+)$/.exec(r.ip)?.[1];
-      problems.push(
-        `${file}: "${name}.ip" is "${r.ip}": an address or host name only` +
-          (port ? `; put the port in "${name}.mtls_port: ${port}"` : ''),
-      );
-    }
-    // A peer on this host at this KP's own peer port is this KP itself: it would dial itself
-    // and get a baffling 403 (a peer's mtls_port defaults to this KP's).
-    const port = r.mtls_port ?? c.mtls_port;
-    const local = r.ip === c.host || /^(127\.|::1$|localhost$)/.test(r.ip ?? '');
-    if (local && port !== 0 && port === c.mtls_port) {
-      problems.push(
-        `${file}: "${name}" (${r.id}) would be dialled at ${r.ip}:${port}, this KP's own peer port; ` +
-          `set "${name}.mtls_port" to the peer's port${r.mtls_port === undefined ? " (it defaults to this KP's mtls_port)" : ''}`,
-      );
-    }
+    const ips = r.ip === undefined ? [] : typeof r.ip === 'string' ? [r.ip] : r.ip;
+    ips.forEach((ip, j) => {
+      const field = typeof r.ip === 'string' ? `${name}.ip` : `${name}.ip[${j}]`;
+      if (ip.includes(':') && isIP(ip) !== 6) {
+        const port = /:(\d+)$/.exec(ip)?.[1];
+        problems.push(
+          `${file}: "${field}" is "${ip}": an address or host name only` +
+            (port ? `; put the port in "${name}.mtls_port: ${port}"` : ''),
+        );
+      }
+      // A peer on this host at this KP's own peer port is this KP itself: it would dial itself
+      // and get a baffling 403 (a peer's mtls_port defaults to this KP's).
+      const port = r.mtls_port ?? c.mtls_port;
+      const local = ip === c.host || /^(127\.|::1$|localhost$)/.test(ip);
+      if (local && port !== 0 && port === c.mtls_port) {
+        problems.push(
+          `${file}: "${name}" (${r.id}) would be dialled at ${ip}:${port}, this KP's own peer port; ` +
+            `set "${name}.mtls_port" to the peer's port${r.mtls_port === undefined ? " (it defaults to this KP's mtls_port)" : ''}`,
+        );
+      }
+    });
     const dup = c.remoteSystems.findIndex((o) => o.id === r.id);
     if (dup < i) problems.push(`${file}: "${name}.id" repeats remoteSystems[${dup}].id "${r.id}"`);
   });

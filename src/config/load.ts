@@ -137,7 +137,7 @@ const KME: Record<string, Field> = {
 const REMOTE: Record<string, Field> = {
   id: { kind: 'string', required: true },
   // Required unless key_source is etsi014: cross-check.ts says so.
-  ip: { kind: 'string' },
+  ip: { kind: 'addresses' },
   mtls_port: { kind: 'port' },
   pubkey_path: { kind: 'path' },
   mtls_client_identity: { kind: 'string' },

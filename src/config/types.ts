@@ -8,8 +8,9 @@ export type KeySourceName = 'mlkem' | 'etsi014' | 'hybrid';
 
 export interface RemoteSystemConfig {
   id: string;
-  /** Required for the mlkem and hybrid key sources (the KP-to-KP link); unused by etsi014. */
-  ip?: string;
+  /** Required for the mlkem and hybrid key sources (the KP-to-KP link); unused by etsi014. A
+   * list names several instances of the peer KP: exchanges are spread over them. */
+  ip?: string | string[];
   mtls_port?: number;
   pubkey_path?: string;
   mtls_client_identity?: string;

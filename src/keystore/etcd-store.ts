@@ -18,6 +18,7 @@
 // - etcd unreachable or without quorum: StoreUnavailableError (503 and Retry-After); nothing is
 //   acknowledged that etcd did not commit.
 
+import { ConfigError } from '../errors.js';
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import type { KeyId } from '../ids/key-id.js';
 import type { SystemId } from '../ids/system-id.js';
@@ -47,6 +48,8 @@ export interface EtcdKeyStoreOptions extends EtcdClientOptions {
   ttlMs: number;
   maxHeldPerRemote?: number;
   maxHeld?: number;
+  /** false: a prefix without its meta record is refused (check-config and stats write nothing). */
+  create?: boolean;
   now?: () => number;
   log?: Logger;
 }
@@ -93,11 +96,18 @@ export class EtcdKeyStore implements KeyStore {
     try {
       const metaKey = Buffer.from(`${o.prefix}meta`);
       const made = newHeader(o.master);
-      const tr = await client.txn(
-        [cmp.absent(metaKey)],
-        [op.put(metaKey, made.header.subarray(0, META_BYTES))],
-        [op.get(metaKey)],
-      );
+      const tr =
+        o.create === false
+          ? { succeeded: false, results: [await client.range(metaKey)] }
+          : await client.txn(
+              [cmp.absent(metaKey)],
+              [op.put(metaKey, made.header.subarray(0, META_BYTES))],
+              [op.get(metaKey)],
+            );
+      if (!tr.succeeded && tr.results[0]?.kvs.length === 0) {
+        wipe(made.keys);
+        throw new ConfigError([`etcd ${o.prefix}: no keystore there`]);
+      }
       let keys: StoreKeys;
       if (tr.succeeded) keys = made.keys;
       else {

@@ -52,8 +52,13 @@ export async function openKeystore(
   return store;
 }
 
-/** The etcd keystore of `config` (the caller wipes `master`). */
-export function openEtcdKeystore(config: Config, master: MasterKey, log?: Logger): Promise<EtcdKeyStore> {
+/** The etcd keystore of `config` (the caller wipes `master`); `create` false writes nothing. */
+export function openEtcdKeystore(
+  config: Config,
+  master: MasterKey,
+  log?: Logger,
+  create = true,
+): Promise<EtcdKeyStore> {
   const e = config.etcd!;
   return EtcdKeyStore.open({
     endpoints: e.endpoints,
@@ -66,6 +71,7 @@ export function openEtcdKeystore(config: Config, master: MasterKey, log?: Logger
     ttlMs: config.key_ttl_seconds * 1000,
     maxHeldPerRemote: config.max_held_keys_per_remote,
     maxHeld: config.max_held_keys,
+    create,
     ...(log && { log }),
   });
 }
