@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { startKp, type RunningKp } from './helpers/bundle.js';
+import { runCli, startKp, type RunningKp } from './helpers/bundle.js';
 import { needEtcd, startEtcd, type EtcdCluster } from './helpers/etcd.js';
 import { pskGet, type HttpAnswer } from './helpers/http-client.js';
 import { writeKpFiles, type KpFiles } from './helpers/kp-files.js';
@@ -108,6 +108,16 @@ describe('hub: two KP instances on one etcd cluster', () => {
       acked.push(r.json as { keyId: string; key: string });
     }
     await takeAll(h, acked, [1, 0]);
+    const stats = await runCli(['keystore', 'stats', '--config', h.bobFiles.config], { env: h.bobFiles.env });
+    assert.equal(stats.code, 0, stats.stderr);
+    assert.match(stats.stdout, /held keys {7}0 /);
+    assert.match(stats.stdout, /delivered keyIds remembered 12/);
+    const check = await runCli(['check-config', '--config', h.bobFiles.config], { env: h.bobFiles.env });
+    assert.equal(check.code, 0, check.stderr);
+    assert.match(
+      check.stdout,
+      /keystore {8}etcd http:\/\/127\.0\.0\.1:\d+.* \/skip-server\/bob\/: reachable with a quorum, master key OK/,
+    );
     const received = h.bobs.map((b) => b.logs.filter((l) => l.event === 'key received').length);
     assert.ok(
       received.every((n) => n > 0),
@@ -151,6 +161,9 @@ describe('hub: two KP instances on one etcd cluster', () => {
     const takeRefused = await take(h, 0, held.keyId);
     assert.equal(takeRefused.status, 503, takeRefused.body);
     assert.ok(Number(takeRefused.headers['retry-after']) > 0, 'Retry-After on the take');
+    const check = await runCli(['check-config', '--config', h.bobFiles.config], { env: h.bobFiles.env });
+    assert.equal(check.code, 3, check.stdout);
+    assert.match(check.stderr, /etcd\.endpoints \(http:.*\): etcd does not answer with a quorum/);
     for (const m of etcd.members) void etcd.restart(m.name);
     await etcd.healthy();
     const after = await retry(() => newKey(h), 30_000);
