@@ -156,6 +156,14 @@ describe('config', () => {
       request_timeout_ms: 5000,
     });
     assert.equal(parseConfig(REFERENCE, 'skip.yaml').keystore_backend, 'file');
+    const noPath = REFERENCE.replace(/^keystore_path: .*\n/m, '');
+    assert.notEqual(noPath, REFERENCE);
+    assert.match(problems(noPath).join(), /missing required key "keystore_path"/);
+    const etcd = parseConfig(
+      `${noPath}keystore_backend: etcd\netcd:\n  endpoints: ["http://e:2379"]\n`,
+      'skip.yaml',
+    );
+    assert.equal(etcd.keystore_path, undefined);
   });
 
   it('names each problem of the etcd settings', () => {

@@ -40,7 +40,7 @@ Prints OK only after every check passed; exit 3 names the file and the problem.`
     for (const k of psk?.values() ?? []) k.fill(0);
     const keystore =
       config.keystore_backend === 'etcd' ? await checkEtcdKeystore(config) : await checkFileKeystore(config);
-    if (config.keystore_backend === 'file') checkKeystoreWritable(config.keystore_path);
+    if (config.keystore_backend === 'file') checkKeystoreWritable(config.keystore_path!);
     const warnings = [
       ...tls.warnings,
       ...(await kmeWarnings(config)),
@@ -58,7 +58,7 @@ Prints OK only after every check passed; exit 3 names the file and the problem.`
     const where =
       config.keystore_backend === 'etcd'
         ? `etcd ${config.etcd!.endpoints.join(',')} ${config.etcd!.prefix}`
-        : config.keystore_path;
+        : config.keystore_path!;
     out(`  keystore        ${where}: ${keystore}\n`);
     for (const w of warnings) out(`  warning         ${w}\n`);
     return EXIT.ok;
@@ -67,10 +67,12 @@ Prints OK only after every check passed; exit 3 names the file and the problem.`
 
 /** The master key against the keystore file, if there is one. */
 async function checkFileKeystore(config: Config): Promise<string> {
+  // The loader requires keystore_path with the file backend.
+  const path = config.keystore_path!;
   const master = masterKeyFromEnv();
   try {
     const { store } = await FileKeyStore.open({
-      path: config.keystore_path,
+      path,
       master,
       ttlMs: 1000,
       readOnly: true,
@@ -79,7 +81,7 @@ async function checkFileKeystore(config: Config): Promise<string> {
     return 'master key OK';
   } catch (e) {
     if (!(e instanceof ConfigError && /no keystore there/.test(e.message))) throw e;
-    const dir = dirname(config.keystore_path);
+    const dir = dirname(path);
     return existsSync(dir)
       ? 'will be created at first start'
       : `will be created at first start, in ${dir}, which does not exist yet (systemd's ` +

@@ -35,16 +35,18 @@ so it can run beside a serving KP.`,
         wipeMasterKey(master);
       }
     }
+    // The loader requires keystore_path with the file backend.
+    const path = config.keystore_path!;
     const { store, report } = await FileKeyStore.open({
-      path: config.keystore_path,
+      path,
       master,
       ttlMs: config.key_ttl_seconds * 1000,
       readOnly: true,
     });
     try {
-      const st = store.stats((await stat(config.keystore_path)).size);
+      const st = store.stats((await stat(path)).size);
       const age = st.oldestAgeMs === null ? '-' : `${Math.round(st.oldestAgeMs / 1000)} s`;
-      out(`${config.keystore_path}\n`);
+      out(`${path}\n`);
       out(`  slots           ${st.slots} (${st.used} used, ${st.free} free)\n`);
       out(`  oldest key      ${age}\n`);
       out(`  file size       ${st.fileBytes} bytes\n`);

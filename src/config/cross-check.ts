@@ -109,6 +109,10 @@ function checkKeySources(c: Config, file: string, problems: string[]): void {
 /** keystore_backend etcd needs the etcd block: member URLs, a prefix, TLS files in pairs. */
 function checkEtcd(c: Config, file: string, problems: string[]): void {
   const e = c.etcd;
+  if (c.keystore_backend === 'file' && c.keystore_path === undefined)
+    problems.push(
+      `${file}: missing required key "keystore_path" (the keystore file; or set keystore_backend: etcd)`,
+    );
   if (c.keystore_backend === 'etcd' && e === undefined)
     problems.push(
       `${file}: "keystore_backend" is etcd but "etcd" is not set: list the members (etcd.endpoints)`,

@@ -68,7 +68,8 @@ const TOP: Record<string, Field | 'remotes' | Block> = {
   default_key_size_bits: { kind: 'bits', default: KEY_BITS.default, range: KEY_BITS },
   default_entropy_bits: { kind: 'bits', default: ENTROPY_BITS.default, range: ENTROPY_BITS },
   keystore_backend: { kind: 'choice', default: 'file', choices: KEYSTORE_BACKENDS },
-  keystore_path: { kind: 'path', required: true },
+  // Required with keystore_backend file: cross-check.ts says so.
+  keystore_path: { kind: 'path' },
   kem_pub_key_path: { kind: 'path', required: true },
   kem_priv_key_path: { kind: 'path', required: true },
   use_psk: { kind: 'bool', default: true },

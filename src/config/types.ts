@@ -61,8 +61,8 @@ export interface Config {
   default_entropy_bits: number;
   /** Where keys wait: the encrypted file at keystore_path (default), or an etcd cluster. */
   keystore_backend: 'file' | 'etcd';
-  /** The file keystore's path; unused with keystore_backend etcd. */
-  keystore_path: string;
+  /** The file keystore's path: required with keystore_backend file, unused with etcd. */
+  keystore_path?: string;
   /** Required when keystore_backend is etcd. */
   etcd?: EtcdConfig;
   kem_pub_key_path: string;

@@ -32,7 +32,8 @@ export async function openKeystore(
   let opened;
   try {
     opened = await FileKeyStore.open({
-      path: config.keystore_path,
+      // The loader requires keystore_path with the file backend.
+      path: config.keystore_path!,
       master,
       ttlMs: config.key_ttl_seconds * 1000,
       maxHeldPerRemote: config.max_held_keys_per_remote,
