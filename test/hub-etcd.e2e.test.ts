@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
+import { adminGet } from './helpers/admin-get.js';
 import { runCli, startKp, type RunningKp } from './helpers/bundle.js';
 import { needEtcd, startEtcd, type EtcdCluster } from './helpers/etcd.js';
 import { pskGet, type HttpAnswer } from './helpers/http-client.js';
@@ -42,7 +43,7 @@ async function startHub(t: TestContext, etcd: EtcdCluster): Promise<Hub> {
     peers: [{ id: 'alice', port: pa }],
     extra:
       `keystore_backend: etcd\netcd:\n  endpoints: [${etcd.endpoints.map((e) => `"${e}"`).join(', ')}]\n` +
-      '  dial_timeout_ms: 300\n  request_timeout_ms: 2000\n',
+      '  dial_timeout_ms: 300\n  request_timeout_ms: 2000\nadmin_port: 0\n',
   });
   // The second instance: the same files (ML-KEM pair, master key, PSKs), another address.
   const second = join(dir, 'bob2.yaml');
@@ -118,6 +119,9 @@ describe('hub: two KP instances on one etcd cluster', () => {
       check.stdout,
       /keystore {8}etcd http:\/\/127\.0\.0\.1:\d+.* \/skip-server\/bob\/: reachable with a quorum, master key OK/,
     );
+    const rss = (kp: RunningKp): number =>
+      Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${kp.proc.pid}/status`, 'utf8'))?.[1] ?? 0);
+    t.diagnostic(`RSS after 12 pairs: alice (file) ${rss(h.alice)} kB, bob (etcd) ${rss(h.bobs[0]!)} kB`);
     const received = h.bobs.map((b) => b.logs.filter((l) => l.event === 'key received').length);
     assert.ok(
       received.every((n) => n > 0),
@@ -155,6 +159,13 @@ describe('hub: two KP instances on one etcd cluster', () => {
     assert.equal(before.status, 200, before.body);
     const held = before.json as { keyId: string; key: string };
     for (const m of etcd.members) await etcd.kill(m.name);
+    const health = async (): Promise<{ status: number; keystore?: string }> => {
+      await new Promise((r) => setTimeout(r, 2_100)); // past the cached answer
+      const port = (h.bobs[0]!.logs.find((l) => l.event === 'started')!.admin as { port: number }).port;
+      const r = await adminGet(port, '/healthz');
+      return { status: r.status, keystore: (JSON.parse(r.body) as { keystore?: string }).keystore };
+    };
+    assert.deepEqual(await health(), { status: 503, keystore: 'failing' });
     const refused = await newKey(h);
     assert.equal(refused.status, 503, refused.body);
     assert.ok(Number(refused.headers['retry-after']) > 0, 'Retry-After on the new key');
@@ -169,5 +180,6 @@ describe('hub: two KP instances on one etcd cluster', () => {
     const after = await retry(() => newKey(h), 30_000);
     assert.equal(after.status, 200, after.body);
     await takeAll(h, [held, after.json as { keyId: string; key: string }], [1, 0]);
+    assert.equal((await health()).keystore, 'writable');
   });
 });
