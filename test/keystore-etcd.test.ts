@@ -4,6 +4,7 @@
 // acknowledged is served exactly once, none twice, none lost.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
 import { ConfigError } from '../src/errors.js';
 import type { KeyId } from '../src/ids/key-id.js';
@@ -79,7 +80,65 @@ async function runPairs(s: KeyStore[], pairs: number, disturb: () => Promise<voi
   assert.ok(acked.length > 0, `no put was acknowledged (${unavailable} unavailable)`);
 }
 
+/** A TCP proxy to `target` (host:port) that, once armed, lets the next request through and drops
+ * its answer: etcd commits, the client hears nothing (a member that died before answering). */
+async function lossyProxy(t: TestContext, target: string): Promise<{ url: string; dropNextAnswer(): void }> {
+  const [host, port] = [new URL(target).hostname, Number(new URL(target).port)];
+  let armed = false;
+  const server = createServer((client) => {
+    const up = connect(port, host);
+    client.pipe(up);
+    up.on('data', (d: Buffer) => {
+      if (armed) {
+        armed = false;
+        up.destroy();
+        client.destroy();
+      } else client.write(d);
+    });
+    up.on('error', () => client.destroy());
+    client.on('error', () => up.destroy());
+    up.on('close', () => client.destroy());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => server.close());
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { url, dropNextAnswer: () => void (armed = true) };
+}
+
 describe('etcd keystore', () => {
+  it('recognises its own put and take when etcd committed but the answer was lost', async (t) => {
+    if (!needEtcd(t)) return;
+    const c = await startEtcd(t);
+    const proxy = await lossyProxy(t, c.endpoints[0]!);
+    const [prefix, hex] = [`/skip-test/${randomBytes(6).toString('hex')}/`, newMasterKeyHex()];
+    // The proxy first; after a failure a store turns to the next member, so one store each.
+    const open = async (): Promise<EtcdKeyStore> => {
+      const s = await EtcdKeyStore.open({
+        endpoints: [proxy.url, c.endpoints[1]!],
+        prefix,
+        localSystemId: 'alice',
+        master: { kind: 'raw', key: Buffer.from(hex, 'hex') },
+        dialTimeoutMs: 300,
+        requestTimeoutMs: 3000,
+        ttlMs: 3_600_000,
+      });
+      t.after(() => s.close());
+      return s;
+    };
+    const [putter, taker] = [await open(), await open()];
+    const [k, warm] = [id(), id()];
+    const key = randomBytes(32);
+    // Warm-ups grant the leases and count the caps; then the txn is the request whose answer is lost.
+    await putter.put(warm, randomBytes(32), BOB);
+    await taker.take(warm, BOB);
+    proxy.dropNextAnswer();
+    await putter.put(k, key, BOB);
+    proxy.dropNextAnswer();
+    const got = await taker.take(k, BOB);
+    assert.ok(got.kind === 'ok' && got.key.equals(key), `the committed take hands the key out: ${got.kind}`);
+    assert.deepEqual(await taker.take(k, BOB), { kind: 'not-found' });
+  });
+
   it('leaves only ciphertext in etcd and refuses a wrong master key', async (t) => {
     if (!needEtcd(t)) return;
     const c = await startEtcd(t);
