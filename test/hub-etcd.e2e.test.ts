@@ -166,6 +166,10 @@ describe('hub: two KP instances on one etcd cluster', () => {
       return { status: r.status, keystore: (JSON.parse(r.body) as { keystore?: string }).keystore };
     };
     assert.deepEqual(await health(), { status: 503, keystore: 'failing' });
+    const adminPort = (h.bobs[0]!.logs.find((l) => l.event === 'started')!.admin as { port: number }).port;
+    const metrics = (await adminGet(adminPort, '/metrics')).body;
+    assert.match(metrics, /^skip_etcd_requests_in_flight \d+$/m);
+    assert.match(metrics, /^skip_etcd_requests_limit 256$/m);
     const refused = await newKey(h);
     assert.equal(refused.status, 503, refused.body);
     assert.ok(Number(refused.headers['retry-after']) > 0, 'Retry-After on the new key');

@@ -131,6 +131,10 @@ export class EtcdClient {
     return this.inFlight;
   }
 
+  get maxInFlight(): number {
+    return this.o.maxInFlight ?? 256;
+  }
+
   async range(
     key: Buffer,
     opts: { revision?: string; prefix?: boolean; countOnly?: boolean } = {},
@@ -173,7 +177,7 @@ export class EtcdClient {
   /** POSTs `body` to a member, trying the others in turn until the deadline. */
   private async post(path: string, body: unknown): Promise<unknown> {
     if (this.closed) throw new EtcdUnavailableError('ETCD_CLOSED', 'the etcd client is closed');
-    const max = this.o.maxInFlight ?? 256;
+    const max = this.maxInFlight;
     if (this.inFlight >= max)
       throw new EtcdUnavailableError('ETCD_BUSY', `${max} requests to etcd are in flight already`);
     this.inFlight++;

@@ -247,6 +247,11 @@ export class EtcdKeyStore implements KeyStore {
     }
   }
 
+  /** Requests to etcd in flight now, and their cap, for metrics. */
+  requestsInFlight(): { value: number; max: number } {
+    return { value: this.client.pending, max: this.client.maxInFlight };
+  }
+
   counts(): { expired: number; used: number; free: number } {
     return { expired: this.expiredTotal, used: this.held, free: 0 };
   }
