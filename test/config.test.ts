@@ -145,12 +145,12 @@ describe('config', () => {
 
   it('reads keystore_backend etcd and its block, with the default prefix and timeouts', () => {
     const c = parseConfig(
-      `${REFERENCE}keystore_backend: etcd\netcd:\n  endpoints: ["http://10.0.0.1:2379", "https://e2:2379"]\n`,
+      `${REFERENCE}keystore_backend: etcd\netcd:\n  endpoints: ["https://10.0.0.1:2379", "https://e2:2379"]\n`,
       'skip.yaml',
     );
     assert.equal(c.keystore_backend, 'etcd');
     assert.deepEqual(c.etcd, {
-      endpoints: ['http://10.0.0.1:2379', 'https://e2:2379'],
+      endpoints: ["https://10.0.0.1:2379", "https://e2:2379"],
       prefix: '/skip-server/skip1.cml.lab/',
       dial_timeout_ms: 2000,
       request_timeout_ms: 5000,
@@ -182,6 +182,12 @@ describe('config', () => {
     assert.match(bad, /"etcd\.endpoints\[1\]"/);
     assert.match(bad, /"etcd\.prefix" must end with "\/"/);
     assert.match(bad, /"etcd\.certfile" and "etcd\.keyfile" go together/);
+    assert.match(
+      bad,
+      /"etcd\.cafile"\/"etcd\.certfile" are set but "etcd\.endpoints" are http:\/\/ \(no TLS\)/,
+    );
+    const mixed = `${REFERENCE}keystore_backend: etcd\netcd:\n  endpoints: ["http://a:2379", "https://b:2379"]\n`;
+    assert.match(problems(mixed).join(), /"etcd\.endpoints" mixes http:\/\/ and https:\/\//);
     assert.match(
       problems(`${REFERENCE}etcd:\n  endpoints: ["http://e:2379"]\n  endpoint: 1\n`).join(),
       /unknown key "etcd\.endpoint"; did you mean "etcd\.endpoints"\?/,

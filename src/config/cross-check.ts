@@ -132,6 +132,11 @@ function checkEtcd(c: Config, file: string, problems: string[]): void {
     if ((u?.protocol !== 'https:' && u?.protocol !== 'http:') || u.pathname !== '/' || u.search !== '')
       problems.push(`${file}: "etcd.endpoints[${i}]" is "${url}": an http:// or https:// host:port, no path`);
   });
+  const schemes = new Set((e.endpoints ?? []).map((url) => url.split(':')[0]));
+  if (schemes.size > 1)
+    problems.push(`${file}: "etcd.endpoints" mixes http:// and https://; use one for every member`);
+  if (schemes.has('http') && (e.cafile ?? e.certfile) !== undefined)
+    problems.push(`${file}: "etcd.cafile"/"etcd.certfile" are set but "etcd.endpoints" are http:// (no TLS)`);
   e.prefix ??= `/skip-server/${c.localSystemID}/`;
   if (!e.prefix.endsWith('/')) problems.push(`${file}: "etcd.prefix" must end with "/"`);
   if ((e.certfile === undefined) !== (e.keyfile === undefined))
