@@ -150,7 +150,7 @@ describe('config', () => {
     );
     assert.equal(c.keystore_backend, 'etcd');
     assert.deepEqual(c.etcd, {
-      endpoints: ["https://10.0.0.1:2379", "https://e2:2379"],
+      endpoints: ['https://10.0.0.1:2379', 'https://e2:2379'],
       prefix: '/skip-server/skip1.cml.lab/',
       dial_timeout_ms: 2000,
       request_timeout_ms: 5000,
