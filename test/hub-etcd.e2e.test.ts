@@ -33,6 +33,7 @@ async function startHub(t: TestContext, etcd: EtcdCluster): Promise<Hub> {
     name: 'alice',
     mtlsPort: pa,
     peers: [{ id: 'bob', port: pb }],
+    extra: 'admin_port: 0\n',
   });
   const aliceYaml = readFileSync(aliceFiles.config, 'utf8');
   assert.match(aliceYaml, /ip: "127\.0\.0\.1"/);
@@ -148,6 +149,12 @@ describe('hub: two KP instances on one etcd cluster', () => {
       acked.push(r.json as { keyId: string; key: string });
     }
     await takeAll(h, acked, [1]);
+    await new Promise((r) => setTimeout(r, 2_100)); // past a cached /healthz answer
+    const adminPort = (h.alice.logs.find((l) => l.event === 'started')!.admin as { port: number }).port;
+    const health = JSON.parse((await adminGet(adminPort, '/healthz')).body) as {
+      peers: Record<string, string>;
+    };
+    assert.equal(health.peers.bob, 'reachable', 'a peer is reachable while one of its instances is');
     t.diagnostic(`first key served ${servedAgainMs} ms after the SIGKILL of one instance`);
   });
 
