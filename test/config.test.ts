@@ -2,7 +2,15 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CONFIG_KEYS, KME_KEYS, REMOTE_KEYS, loadConfig, parseConfig, suggest } from '../src/config/load.js';
+import {
+  CONFIG_KEYS,
+  ETCD_KEYS,
+  KME_KEYS,
+  REMOTE_KEYS,
+  loadConfig,
+  parseConfig,
+  suggest,
+} from '../src/config/load.js';
 import { ConfigError } from '../src/errors.js';
 import { firstInvalidUtf8 } from '../src/utf8.js';
 import { cgroupMemoryLimit, resolveProfile } from '../src/memory-profile.js';
@@ -135,10 +143,79 @@ describe('config', () => {
     );
   });
 
+  it('reads keystore_backend etcd and its block, with the default prefix and timeouts', () => {
+    const c = parseConfig(
+      `${REFERENCE}keystore_backend: etcd\netcd:\n  endpoints: ["https://10.0.0.1:2379", "https://e2:2379"]\n`,
+      'skip.yaml',
+    );
+    assert.equal(c.keystore_backend, 'etcd');
+    assert.deepEqual(c.etcd, {
+      endpoints: ['https://10.0.0.1:2379', 'https://e2:2379'],
+      prefix: '/skip-server/skip1.cml.lab/',
+      dial_timeout_ms: 2000,
+      request_timeout_ms: 5000,
+    });
+    assert.equal(parseConfig(REFERENCE, 'skip.yaml').keystore_backend, 'file');
+    const noPath = REFERENCE.replace(/^keystore_path: .*\n/m, '');
+    assert.notEqual(noPath, REFERENCE);
+    assert.match(problems(noPath).join(), /missing required key "keystore_path"/);
+    const etcd = parseConfig(
+      `${noPath}keystore_backend: etcd\netcd:\n  endpoints: ["http://e:2379"]\n`,
+      'skip.yaml',
+    );
+    assert.equal(etcd.keystore_path, undefined);
+  });
+
+  it('names each problem of the etcd settings', () => {
+    assert.match(
+      problems(`${REFERENCE}keystore_backend: etcd\n`).join(),
+      /"keystore_backend" is etcd but "etcd" is not set/,
+    );
+    assert.match(
+      problems(`${REFERENCE}keystore_backend: etc\n`).join(),
+      /must be one of file, etcd; did you mean "etcd"\?/,
+    );
+    const bad = problems(
+      `${REFERENCE}keystore_backend: etcd\netcd:\n  endpoints: ["10.0.0.1:2379", "http://e/v3"]\n  prefix: "/x"\n  certfile: "/c.pem"\n`,
+    ).join('\n');
+    assert.match(bad, /"etcd\.endpoints\[0\]" is "10\.0\.0\.1:2379": an http:\/\/ or https:\/\/ host:port/);
+    assert.match(bad, /"etcd\.endpoints\[1\]"/);
+    assert.match(bad, /"etcd\.prefix" must end with "\/"/);
+    assert.match(bad, /"etcd\.certfile" and "etcd\.keyfile" go together/);
+    assert.match(
+      bad,
+      /"etcd\.cafile"\/"etcd\.certfile" are set but "etcd\.endpoints" are http:\/\/ \(no TLS\)/,
+    );
+    const mixed = `${REFERENCE}keystore_backend: etcd\netcd:\n  endpoints: ["http://a:2379", "https://b:2379"]\n`;
+    assert.match(problems(mixed).join(), /"etcd\.endpoints" mixes http:\/\/ and https:\/\//);
+    assert.match(
+      problems(`${REFERENCE}etcd:\n  endpoints: ["http://e:2379"]\n  endpoint: 1\n`).join(),
+      /unknown key "etcd\.endpoint"; did you mean "etcd\.endpoints"\?/,
+    );
+    assert.match(
+      problems(`${REFERENCE}etcd:\n  endpoints: ["http://e:2379"]\n`).join(),
+      /"etcd" is set but "keystore_backend" is file/,
+    );
+  });
+
+  it('reads remoteSystems[].ip as one address or a list, checking each', () => {
+    const one = parseConfig(REFERENCE, 'skip.yaml').remoteSystems[0]!;
+    assert.equal(one.ip, '172.31.255.2');
+    const list = REFERENCE.replace('    ip: "172.31.255.2"', '    ip: ["172.31.255.2", "172.31.255.3"]');
+    assert.deepEqual(parseConfig(list, 'skip.yaml').remoteSystems[0]!.ip, ['172.31.255.2', '172.31.255.3']);
+    const bad = REFERENCE.replace('    ip: "172.31.255.2"', '    ip: ["172.31.255.2", "172.31.255.3:8443"]');
+    assert.match(
+      problems(bad).join(),
+      /"remoteSystems\[0\]\.ip\[1\]" is "172\.31\.255\.3:8443": an address or host name only/,
+    );
+    const empty = REFERENCE.replace('    ip: "172.31.255.2"', '    ip: []');
+    assert.match(problems(empty).join(), /"remoteSystems\[0\]\.ip" must be a non-empty list of strings/);
+  });
+
   it('config/skip.yaml.example parses and documents every key', () => {
     const text = readFileSync('config/skip.yaml.example', 'utf8');
     parseConfig(text, 'skip.yaml.example');
-    for (const key of [...CONFIG_KEYS(), ...REMOTE_KEYS(), ...KME_KEYS()])
+    for (const key of [...CONFIG_KEYS(), ...REMOTE_KEYS(), ...KME_KEYS(), ...ETCD_KEYS()])
       assert.match(text, new RegExp(`^\\s*#?\\s*-?\\s*${key}:`, 'm'), key);
   });
 

@@ -61,7 +61,7 @@ async function failedStart(
 async function assertNothingLeft(files: KpFiles, config: Config, ports: number[]): Promise<void> {
   for (const port of ports) await closeNet(await listenOn(port));
   const { store } = await FileKeyStore.open({
-    path: config.keystore_path,
+    path: config.keystore_path!,
     master: masterKeyFromEnv({ ...files.env }),
     ttlMs: 60_000,
     sweepEveryMs: 0,

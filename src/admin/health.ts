@@ -90,12 +90,17 @@ export function createAdmin(parts: AdminParts): HttpServer {
     const peers = Object.fromEntries(
       await Promise.all(
         parts.remotes.concrete().map(async (r) => {
-          const status = parts.probe
-            ? await parts.probe(r)
-            : (await reachable(r.ip, r.mtlsPort))
-              ? 'reachable'
-              : 'unreachable';
-          return [r.id, status] as const;
+          // A peer listing several instances is reachable while one of them is.
+          const each = await Promise.all(
+            r.ips.map(async (ip) =>
+              parts.probe
+                ? await parts.probe(r.ips.length === 1 ? r : { ...r, ip })
+                : (await reachable(ip, r.mtlsPort))
+                  ? 'reachable'
+                  : 'unreachable',
+            ),
+          );
+          return [r.id, each.find((s) => s === 'reachable') ?? each[0]!] as const;
         }),
       ),
     );

@@ -2,7 +2,10 @@
 
 import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { EtcdUnavailableError } from '../keystore/etcd-client.js';
 import { FileKeyStore } from '../keystore/store.js';
+import { StoreUnavailableError } from '../keystore/types.js';
+import { openEtcdKeystore } from '../start/keystore.js';
 import { checkKeystoreWritable } from '../keystore/writable.js';
 import { masterKeyFromEnv, wipeMasterKey } from '../keystore/master-key.js';
 import { ConfigError, errorMessage } from '../errors.js';
@@ -35,28 +38,9 @@ Prints OK only after every check passed; exit 3 names the file and the problem.`
     const psk = config.use_psk ? readPskFile(config.psk_file!) : undefined;
     const identities = psk?.size;
     for (const k of psk?.values() ?? []) k.fill(0);
-    let keystore: string;
-    const master = masterKeyFromEnv();
-    try {
-      const { store } = await FileKeyStore.open({
-        path: config.keystore_path,
-        master,
-        ttlMs: 1000,
-        readOnly: true,
-      });
-      await store.close();
-      keystore = 'master key OK';
-    } catch (e) {
-      if (!(e instanceof ConfigError && /no keystore there/.test(e.message))) throw e;
-      const dir = dirname(config.keystore_path);
-      keystore = existsSync(dir)
-        ? 'will be created at first start'
-        : `will be created at first start, in ${dir}, which does not exist yet (systemd's ` +
-          'StateDirectory= makes it; elsewhere create it, mode 0700, for the service user)';
-    } finally {
-      wipeMasterKey(master);
-    }
-    checkKeystoreWritable(config.keystore_path);
+    const keystore =
+      config.keystore_backend === 'etcd' ? await checkEtcdKeystore(config) : await checkFileKeystore(config);
+    if (config.keystore_backend === 'file') checkKeystoreWritable(config.keystore_path!);
     const warnings = [
       ...tls.warnings,
       ...(await kmeWarnings(config)),
@@ -71,11 +55,65 @@ Prints OK only after every check passed; exit 3 names the file and the problem.`
     );
     out(`  certificate     CN=${tls.subject}, valid until ${tls.notAfter}\n`);
     out(`  ML-KEM-1024     key pair OK (${kem.name} backend); peer public keys OK\n`);
-    out(`  keystore        ${config.keystore_path}: ${keystore}\n`);
+    const where =
+      config.keystore_backend === 'etcd'
+        ? `etcd ${config.etcd!.endpoints.join(',')} ${config.etcd!.prefix}`
+        : config.keystore_path!;
+    out(`  keystore        ${where}: ${keystore}\n`);
     for (const w of warnings) out(`  warning         ${w}\n`);
     return EXIT.ok;
   },
 };
+
+/** The master key against the keystore file, if there is one. */
+async function checkFileKeystore(config: Config): Promise<string> {
+  // The loader requires keystore_path with the file backend.
+  const path = config.keystore_path!;
+  const master = masterKeyFromEnv();
+  try {
+    const { store } = await FileKeyStore.open({
+      path,
+      master,
+      ttlMs: 1000,
+      readOnly: true,
+    });
+    await store.close();
+    return 'master key OK';
+  } catch (e) {
+    if (!(e instanceof ConfigError && /no keystore there/.test(e.message))) throw e;
+    const dir = dirname(path);
+    return existsSync(dir)
+      ? 'will be created at first start'
+      : `will be created at first start, in ${dir}, which does not exist yet (systemd's ` +
+          'StateDirectory= makes it; elsewhere create it, mode 0700, for the service user)';
+  } finally {
+    wipeMasterKey(master);
+  }
+}
+
+/** The etcd cluster answers with a quorum, and the master key opens the keystore's meta record
+ * (if there is one yet); nothing is written. */
+async function checkEtcdKeystore(config: Config): Promise<string> {
+  const master = masterKeyFromEnv();
+  const members = `etcd.endpoints (${config.etcd!.endpoints.join(', ')})`;
+  try {
+    const store = await openEtcdKeystore(config, master, undefined, false);
+    try {
+      await store.check();
+    } finally {
+      await store.close();
+    }
+    return 'reachable with a quorum, master key OK';
+  } catch (e) {
+    if (e instanceof ConfigError && /no keystore there/.test(e.message))
+      return 'reachable, will be created at first start';
+    if (e instanceof EtcdUnavailableError || e instanceof StoreUnavailableError)
+      throw new ConfigError([`${members}: etcd does not answer with a quorum: ${errorMessage(e)}`]);
+    throw e;
+  } finally {
+    wipeMasterKey(master);
+  }
+}
 
 /** The KME's files must load (else ConfigError); a KME that does not answer `status` for a
  * remote system's SAE ID is a warning: it may be down only now. */

@@ -2,6 +2,7 @@
 
 import { stat } from 'node:fs/promises';
 import { FileKeyStore } from '../keystore/store.js';
+import { openEtcdKeystore } from '../start/keystore.js';
 import { masterKeyFromEnv, wipeMasterKey } from '../keystore/master-key.js';
 import { CONFIG_OPTION, EXIT, readConfig, type Command } from './common.js';
 
@@ -9,7 +10,8 @@ export const keystoreStats: Command = {
   name: 'keystore stats',
   summary: 'What the keystore holds (slots, oldest key, damage); never key material.',
   synopsis: '--config FILE',
-  about: `Slots used and free, age of the oldest key, file size, damaged or replayed slots; never
+  about: `With keystore_backend etcd: keys held by every instance and delivered keyIds remembered.
+Slots used and free, age of the oldest key, file size, damaged or replayed slots; never
 key material. Needs the master key (KEYSTORE_MASTER_KEY_FILE); opens the keystore read-only,
 so it can run beside a serving KP.`,
   options: { ...CONFIG_OPTION },
@@ -17,16 +19,34 @@ so it can run beside a serving KP.`,
     const config = readConfig(values, 'keystore stats');
     const out = io.out;
     const master = masterKeyFromEnv();
+    if (config.keystore_backend === 'etcd') {
+      try {
+        const store = await openEtcdKeystore(config, master, undefined, false);
+        try {
+          const st = await store.stats();
+          out(`etcd ${config.etcd!.endpoints.join(',')} ${config.etcd!.prefix}\n`);
+          out(`  held keys       ${st.held} (every instance's)\n`);
+          out(`  delivered keyIds remembered ${st.delivered}\n`);
+          return EXIT.ok;
+        } finally {
+          await store.close();
+        }
+      } finally {
+        wipeMasterKey(master);
+      }
+    }
+    // The loader requires keystore_path with the file backend.
+    const path = config.keystore_path!;
     const { store, report } = await FileKeyStore.open({
-      path: config.keystore_path,
+      path,
       master,
       ttlMs: config.key_ttl_seconds * 1000,
       readOnly: true,
     });
     try {
-      const st = store.stats((await stat(config.keystore_path)).size);
+      const st = store.stats((await stat(path)).size);
       const age = st.oldestAgeMs === null ? '-' : `${Math.round(st.oldestAgeMs / 1000)} s`;
-      out(`${config.keystore_path}\n`);
+      out(`${path}\n`);
       out(`  slots           ${st.slots} (${st.used} used, ${st.free} free)\n`);
       out(`  oldest key      ${age}\n`);
       out(`  file size       ${st.fileBytes} bytes\n`);

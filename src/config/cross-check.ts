@@ -25,30 +25,35 @@ export function crossCheck(c: Config, file: string, problems: string[]): void {
       } catch (e) {
         problems.push(`${file}: "${name}.id" is not a valid glob pattern: ${errorMessage(e)}`);
       }
-    } else if (`${r.ip}${r.pubkey_path}`.includes('{id}')) {
+    } else if (`${String(r.ip)}${r.pubkey_path}`.includes('{id}')) {
       problems.push(`${file}: "${name}" uses {id} but its id is not a pattern`);
     }
-    if (typeof r.ip === 'string' && r.ip.includes(':') && isIP(r.ip) !== 6) {
-      const port = /:(\d+)$/.exec(r.ip)?.[1];
-      problems.push(
-        `${file}: "${name}.ip" is "${r.ip}": an address or host name only` +
-          (port ? `; put the port in "${name}.mtls_port: ${port}"` : ''),
-      );
-    }
-    // A peer on this host at this KP's own peer port is this KP itself: it would dial itself
-    // and get a baffling 403 (a peer's mtls_port defaults to this KP's).
-    const port = r.mtls_port ?? c.mtls_port;
-    const local = r.ip === c.host || /^(127\.|::1$|localhost$)/.test(r.ip ?? '');
-    if (local && port !== 0 && port === c.mtls_port) {
-      problems.push(
-        `${file}: "${name}" (${r.id}) would be dialled at ${r.ip}:${port}, this KP's own peer port; ` +
-          `set "${name}.mtls_port" to the peer's port${r.mtls_port === undefined ? " (it defaults to this KP's mtls_port)" : ''}`,
-      );
-    }
+    const ips = r.ip === undefined ? [] : typeof r.ip === 'string' ? [r.ip] : r.ip;
+    ips.forEach((ip, j) => {
+      const field = typeof r.ip === 'string' ? `${name}.ip` : `${name}.ip[${j}]`;
+      if (ip.includes(':') && isIP(ip) !== 6) {
+        const port = /:(\d+)$/.exec(ip)?.[1];
+        problems.push(
+          `${file}: "${field}" is "${ip}": an address or host name only` +
+            (port ? `; put the port in "${name}.mtls_port: ${port}"` : ''),
+        );
+      }
+      // A peer on this host at this KP's own peer port is this KP itself: it would dial itself
+      // and get a baffling 403 (a peer's mtls_port defaults to this KP's).
+      const port = r.mtls_port ?? c.mtls_port;
+      const local = ip === c.host || /^(127\.|::1$|localhost$)/.test(ip);
+      if (local && port !== 0 && port === c.mtls_port) {
+        problems.push(
+          `${file}: "${name}" (${r.id}) would be dialled at ${ip}:${port}, this KP's own peer port; ` +
+            `set "${name}.mtls_port" to the peer's port${r.mtls_port === undefined ? " (it defaults to this KP's mtls_port)" : ''}`,
+        );
+      }
+    });
     const dup = c.remoteSystems.findIndex((o) => o.id === r.id);
     if (dup < i) problems.push(`${file}: "${name}.id" repeats remoteSystems[${dup}].id "${r.id}"`);
   });
   checkKeySources(c, file, problems);
+  checkEtcd(c, file, problems);
   if (c.use_psk && c.psk_file === undefined)
     problems.push(`${file}: "use_psk" is true but "psk_file" is not set`);
   if (!c.use_psk && !c.use_ssl) {
@@ -99,4 +104,41 @@ function checkKeySources(c: Config, file: string, problems: string[]): void {
     if (u?.protocol !== 'https:' || u.search !== '' || u.hash !== '' || u.username !== '')
       problems.push(`${file}: "kme.url" must be https://host[:port][/path] (ETSI GS QKD 014 is HTTPS only)`);
   }
+}
+
+/** keystore_backend etcd needs the etcd block: member URLs, a prefix, TLS files in pairs. */
+function checkEtcd(c: Config, file: string, problems: string[]): void {
+  const e = c.etcd;
+  if (c.keystore_backend === 'file' && c.keystore_path === undefined)
+    problems.push(
+      `${file}: missing required key "keystore_path" (the keystore file; or set keystore_backend: etcd)`,
+    );
+  if (c.keystore_backend === 'etcd' && e === undefined)
+    problems.push(
+      `${file}: "keystore_backend" is etcd but "etcd" is not set: list the members (etcd.endpoints)`,
+    );
+  if (e === undefined) return;
+  if (c.keystore_backend !== 'etcd')
+    problems.push(
+      `${file}: "etcd" is set but "keystore_backend" is ${c.keystore_backend}; set keystore_backend: etcd`,
+    );
+  (e.endpoints ?? []).forEach((url, i) => {
+    let u: URL | undefined;
+    try {
+      u = new URL(url);
+    } catch {
+      u = undefined;
+    }
+    if ((u?.protocol !== 'https:' && u?.protocol !== 'http:') || u.pathname !== '/' || u.search !== '')
+      problems.push(`${file}: "etcd.endpoints[${i}]" is "${url}": an http:// or https:// host:port, no path`);
+  });
+  const schemes = new Set((e.endpoints ?? []).map((url) => url.split(':')[0]));
+  if (schemes.size > 1)
+    problems.push(`${file}: "etcd.endpoints" mixes http:// and https://; use one for every member`);
+  if (schemes.has('http') && (e.cafile ?? e.certfile) !== undefined)
+    problems.push(`${file}: "etcd.cafile"/"etcd.certfile" are set but "etcd.endpoints" are http:// (no TLS)`);
+  e.prefix ??= `/skip-server/${c.localSystemID}/`;
+  if (!e.prefix.endsWith('/')) problems.push(`${file}: "etcd.prefix" must end with "/"`);
+  if ((e.certfile === undefined) !== (e.keyfile === undefined))
+    problems.push(`${file}: "etcd.certfile" and "etcd.keyfile" go together (mutual TLS to etcd)`);
 }

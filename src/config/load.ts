@@ -17,7 +17,7 @@ import type { Config, RemoteSystemConfig } from './types.js';
 
 export { suggest } from './suggest.js';
 
-export type { Config, KeySourceName, KmeConfig, RemoteSystemConfig } from './types.js';
+export type { Config, EtcdConfig, KeySourceName, KmeConfig, RemoteSystemConfig } from './types.js';
 
 /** Key sizes served by GET /key, draft §4.2 (default 256 bits); bits, multiples of 8. */
 export const KEY_BITS = { min: 128, max: 256, default: 256 } as const;
@@ -43,6 +43,10 @@ export const HELD_KEYS_PER_IDENTITY = { min: 1, max: 1_000_000, default: 2_000 }
 export const KME_TIMEOUT_SECONDS = { min: 1, max: 120, default: 10 } as const;
 export const KME_CONNECTIONS = { min: 1, max: 1024, default: 16 } as const;
 export const KEY_SOURCES = ['mlkem', 'etsi014', 'hybrid'] as const;
+export const KEYSTORE_BACKENDS = ['file', 'etcd'] as const;
+/** One connection attempt to an etcd member, and one keystore operation on etcd (ms). */
+export const ETCD_DIAL_TIMEOUT_MS = { min: 100, max: 60_000, default: 2_000 } as const;
+export const ETCD_REQUEST_TIMEOUT_MS = { min: 100, max: 120_000, default: 5_000 } as const;
 /** Entropy sizes served by GET /entropy, draft §4.3 (default 256 bits); bits, multiples of 8. */
 export const ENTROPY_BITS = { min: 8, max: 4096, default: 256 } as const;
 
@@ -52,14 +56,20 @@ export const CONFIG_KEYS = (): string[] => Object.keys(TOP);
 export const REMOTE_KEYS = (): string[] => Object.keys(REMOTE);
 /** Every key of the kme block. */
 export const KME_KEYS = (): string[] => Object.keys(KME);
+/** Every key of the etcd block. */
+export const ETCD_KEYS = (): string[] => Object.keys(ETCD);
 
-const TOP: Record<string, Field | 'remotes' | 'kme'> = {
+type Block = 'kme' | 'etcd';
+
+const TOP: Record<string, Field | 'remotes' | Block> = {
   localSystemID: { kind: 'string', required: true },
   remoteSystems: 'remotes',
   algorithm: { kind: 'string', default: 'PRF' },
   default_key_size_bits: { kind: 'bits', default: KEY_BITS.default, range: KEY_BITS },
   default_entropy_bits: { kind: 'bits', default: ENTROPY_BITS.default, range: ENTROPY_BITS },
-  keystore_path: { kind: 'path', required: true },
+  keystore_backend: { kind: 'choice', default: 'file', choices: KEYSTORE_BACKENDS },
+  // Required with keystore_backend file: cross-check.ts says so.
+  keystore_path: { kind: 'path' },
   kem_pub_key_path: { kind: 'path', required: true },
   kem_priv_key_path: { kind: 'path', required: true },
   use_psk: { kind: 'bool', default: true },
@@ -99,6 +109,21 @@ const TOP: Record<string, Field | 'remotes' | 'kme'> = {
   log_level: { kind: 'choice', default: 'info', choices: LEVELS },
   tls13_psk: { kind: 'bool', default: true },
   kme: 'kme',
+  etcd: 'etcd',
+};
+
+const ETCD: Record<string, Field> = {
+  endpoints: { kind: 'strings', required: true },
+  prefix: { kind: 'string' },
+  cafile: { kind: 'path' },
+  certfile: { kind: 'path' },
+  keyfile: { kind: 'path' },
+  dial_timeout_ms: { kind: 'count', default: ETCD_DIAL_TIMEOUT_MS.default, range: ETCD_DIAL_TIMEOUT_MS },
+  request_timeout_ms: {
+    kind: 'count',
+    default: ETCD_REQUEST_TIMEOUT_MS.default,
+    range: ETCD_REQUEST_TIMEOUT_MS,
+  },
 };
 
 const KME: Record<string, Field> = {
@@ -113,7 +138,7 @@ const KME: Record<string, Field> = {
 const REMOTE: Record<string, Field> = {
   id: { kind: 'string', required: true },
   // Required unless key_source is etsi014: cross-check.ts says so.
-  ip: { kind: 'string' },
+  ip: { kind: 'addresses' },
   mtls_port: { kind: 'port' },
   pubkey_path: { kind: 'path' },
   mtls_client_identity: { kind: 'string' },
@@ -155,7 +180,7 @@ export function parseConfig(text: string, file: string, source = resolve(file)):
 
   function readMap(
     map: Node,
-    spec: Record<string, Field | 'remotes' | 'kme'>,
+    spec: Record<string, Field | 'remotes' | Block>,
     prefix: string,
     into: Record<string, unknown>,
   ): void {
@@ -174,11 +199,12 @@ export function parseConfig(text: string, file: string, source = resolve(file)):
       }
       const valueNode = pair.value as Node | null;
       if (field === 'remotes') into[key] = readRemotes(valueNode, keyNode);
-      else if (field === 'kme') {
+      else if (field === 'kme' || field === 'etcd') {
         const entry: Record<string, unknown> = {};
+        const example = field === 'kme' ? 'url: ..., certfile: ...' : 'endpoints: [...]';
         if (!isMap(valueNode))
-          problems.push(`${at(valueNode ?? keyNode)}: "kme" must be a mapping (url: ..., certfile: ...)`);
-        else readMap(valueNode, KME, 'kme.', entry);
+          problems.push(`${at(valueNode ?? keyNode)}: "${field}" must be a mapping (${example})`);
+        else readMap(valueNode, field === 'kme' ? KME : ETCD, `${field}.`, entry);
         into[key] = entry;
       } else {
         const node = valueNode ?? keyNode ?? map;
@@ -190,7 +216,7 @@ export function parseConfig(text: string, file: string, source = resolve(file)):
     }
     for (const [key, field] of Object.entries(spec)) {
       if (Object.hasOwn(into, key)) continue;
-      if (field === 'kme') continue;
+      if (field === 'kme' || field === 'etcd') continue;
       if (field === 'remotes')
         problems.push(`${at(map)}: missing required key "remoteSystems" (the peer KPs)`);
       else if (field.required) problems.push(`${at(map)}: missing required key "${prefix}${key}"`);

@@ -11,7 +11,10 @@ const SUBSTITUTABLE_ID = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 
 export interface ResolvedRemote {
   readonly id: SystemId;
+  /** The first of `ips`, the address probes and logs name. */
   readonly ip: string;
+  /** Every address of the peer KP's instances (one in the reference format). */
+  readonly ips: readonly string[];
   readonly mtlsPort: number;
   readonly pubkeyPath: string;
   /** Where keys for this system come from; etsi014 has no ip or pubkeyPath (both ''). */
@@ -69,9 +72,13 @@ export class RemoteDirectory {
     const identities =
       entry.mtls_client_identities ??
       (entry.mtls_client_identity !== undefined ? [entry.mtls_client_identity] : [id]);
+    const ips = (entry.ip === undefined ? [''] : typeof entry.ip === 'string' ? [entry.ip] : entry.ip).map(
+      sub,
+    );
     return {
       id,
-      ip: sub(entry.ip ?? ''),
+      ip: ips[0]!,
+      ips,
       mtlsPort: entry.mtls_port ?? this.defaultMtlsPort,
       pubkeyPath: sub(entry.pubkey_path ?? ''),
       // Entries built in code (tests, the lab) may leave it out: the default is mlkem.

@@ -8,8 +8,9 @@ export type KeySourceName = 'mlkem' | 'etsi014' | 'hybrid';
 
 export interface RemoteSystemConfig {
   id: string;
-  /** Required for the mlkem and hybrid key sources (the KP-to-KP link); unused by etsi014. */
-  ip?: string;
+  /** Required for the mlkem and hybrid key sources (the KP-to-KP link); unused by etsi014. A
+   * list names several instances of the peer KP: exchanges are spread over them. */
+  ip?: string | string[];
   mtls_port?: number;
   pubkey_path?: string;
   mtls_client_identity?: string;
@@ -34,6 +35,22 @@ export interface KmeConfig {
   max_connections: number;
 }
 
+/** The etcd v3 cluster that holds the keys when keystore_backend is etcd (docs/cluster.md). */
+export interface EtcdConfig {
+  /** http:// or https:// client URLs of the cluster's members. */
+  endpoints: string[];
+  /** Every key of this KP's keystore begins with it; default /skip-server/<localSystemID>/. */
+  prefix: string;
+  /** The CA of the members' certificates, and this KP's client certificate and key (mutual TLS). */
+  cafile?: string;
+  certfile?: string;
+  keyfile?: string;
+  /** One connection attempt to a member, at most. */
+  dial_timeout_ms: number;
+  /** One keystore operation, retries on other members included, at most. */
+  request_timeout_ms: number;
+}
+
 export interface Config {
   /** Absolute path of the file this came from. */
   source: string;
@@ -42,7 +59,12 @@ export interface Config {
   algorithm: string;
   default_key_size_bits: number;
   default_entropy_bits: number;
-  keystore_path: string;
+  /** Where keys wait: the encrypted file at keystore_path (default), or an etcd cluster. */
+  keystore_backend: 'file' | 'etcd';
+  /** The file keystore's path: required with keystore_backend file, unused with etcd. */
+  keystore_path?: string;
+  /** Required when keystore_backend is etcd. */
+  etcd?: EtcdConfig;
   kem_pub_key_path: string;
   kem_priv_key_path: string;
   use_psk: boolean;

@@ -1,11 +1,12 @@
 // One skip.yaml value, checked against its field's kind: strings, paths, booleans, ports,
-// numbers in a range, bit counts, choices, lists of strings.
+// numbers in a range, bit counts, choices, lists of strings, one address or a list of them.
 
 import { resolve } from 'node:path';
 import { isScalar, isSeq, type Node } from 'yaml';
 import { suggest } from './suggest.js';
 
-export type Kind = 'string' | 'bool' | 'port' | 'bits' | 'seconds' | 'count' | 'path' | 'strings' | 'choice';
+export type Kind =
+  'string' | 'bool' | 'port' | 'bits' | 'seconds' | 'count' | 'path' | 'strings' | 'addresses' | 'choice';
 export interface Field {
   kind: Kind;
   /** For kind 'choice': the allowed values. */
@@ -25,7 +26,10 @@ export function readValue(
 ): unknown {
   const bad = (why: string): undefined => void problem(`"${name}" ${why}`);
   if (empty) return bad('has no value');
-  if (field.kind === 'strings') {
+  // One address (the reference format) or a list of them.
+  if (field.kind === 'addresses' && !isSeq(node))
+    return readValue(node, name, { kind: 'string' }, empty, problem);
+  if (field.kind === 'strings' || field.kind === 'addresses') {
     if (!isSeq(node) || node.items.length === 0) return bad('must be a non-empty list of strings');
     const list = node.items.map((n) => (isScalar(n) && typeof n.value === 'string' ? n.value : undefined));
     return list.every((s) => s !== undefined && s.length > 0)

@@ -75,6 +75,8 @@ export class PeerClient implements KeyAgreement {
   private readonly certValid: { from: number; to: number };
   /** Exchanges under way (or queued in the agent) per peer connection target. */
   private readonly inFlight = new Map<string, number>();
+  /** Spreads exchanges over a peer's addresses. */
+  private turn = 0;
 
   constructor(private readonly o: PeerClientOptions) {
     this.certValid = { from: Date.parse(o.material.notBefore), to: Date.parse(o.material.notAfter) };
@@ -124,7 +126,7 @@ export class PeerClient implements KeyAgreement {
       });
       const body = exchangeBody({ systemId: this.o.localSystemId, keyId, lengthBits, ciphertext, confirm });
       const started = performance.now();
-      await this.post(remote, body);
+      await this.postToAny(remote, body);
       const ms = performance.now() - started;
       this.o.metrics?.peerLatency.observe(ms / 1000);
       this.o.log.debug('peer exchange', { keyId, peer: remote.id, ms: Math.round(ms) });
@@ -260,6 +262,23 @@ export class PeerClient implements KeyAgreement {
         );
       });
     });
+  }
+
+  /** Posts to the peer's addresses in turn, starting one further on each exchange; the next is
+   * tried when one cannot be reached. The same body goes to the next, so its 409 means the
+   * exchange arrived at an instance before (they share one keystore). */
+  private async postToAny(remote: ResolvedRemote, body: string): Promise<void> {
+    const ips = remote.ips.length > 0 ? remote.ips : [remote.ip];
+    const start = this.turn++ % ips.length;
+    for (let i = 0; ; i++) {
+      const target = ips.length === 1 ? remote : { ...remote, ip: ips[(start + i) % ips.length]! };
+      try {
+        return await this.post(target, body, i > 0);
+      } catch (e) {
+        if (!(e instanceof PeerUnreachableError) || i === ips.length - 1) throw e;
+        this.o.log.info('peer instance unreachable, trying the next', { peer: remote.id, ip: target.ip });
+      }
+    }
   }
 
   private post(remote: ResolvedRemote, body: string, retried = false): Promise<void> {

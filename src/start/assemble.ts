@@ -19,6 +19,7 @@ import { loadPrivateKey } from '../kem/keys.js';
 import { selectBackend, type KemBackend } from '../kem/mlkem.js';
 import { OwnKemKeys } from '../kem/own-keys.js';
 import { wipeMasterKey, type MasterKey } from '../keystore/master-key.js';
+import { EtcdKeyStore } from '../keystore/etcd-store.js';
 import type { KeyStore } from '../keystore/types.js';
 import type { Logger } from '../log.js';
 import { PROFILES, resolveProfile } from '../memory-profile.js';
@@ -241,6 +242,16 @@ function storeGauges(metrics: Metrics, store: KeyStore, config: Config): void {
       value,
     })),
   );
+  if (store instanceof EtcdKeyStore) {
+    metrics.gauge(
+      'skip_etcd_requests_in_flight',
+      'Requests to etcd in flight (keystore_backend etcd); at the limit, more are refused with 503.',
+      () => [{ value: store.requestsInFlight().value }],
+    );
+    metrics.gauge('skip_etcd_requests_limit', 'Requests to etcd in flight, at most.', () => [
+      { value: store.requestsInFlight().max },
+    ]);
+  }
   metrics.gauge(
     'skip_held_keys_limit',
     'max_held_keys_per_remote: keys that may wait for one remote system.',

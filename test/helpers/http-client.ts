@@ -43,9 +43,10 @@ export function sClient(
   args: string[],
   input: string,
   timeoutMs = 10_000,
+  host = '127.0.0.1',
 ): Promise<SClientResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-quiet', ...args], {
+    const child = spawn('openssl', ['s_client', '-connect', `${host}:${port}`, '-quiet', ...args], {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -75,9 +76,11 @@ export async function pskGet(
   creds: PskCreds,
   extra: string[] = ['-tls1_2', '-cipher', 'PSK-AES256-GCM-SHA384'],
   method = 'GET',
+  host = '127.0.0.1',
 ): Promise<HttpAnswer> {
   const req = `${method} ${path} HTTP/1.1\r\nHost: kp\r\nConnection: close\r\n\r\n`;
-  const r = await sClient(port, ['-psk_identity', creds.identity, '-psk', creds.key, ...extra], req);
+  const args = ['-psk_identity', creds.identity, '-psk', creds.key, ...extra];
+  const r = await sClient(port, args, req, 10_000, host);
   return parseHttp(r.stdout);
 }
 
