@@ -5,7 +5,8 @@
 // stime of both KPs from /proc divided by pairs. New connection per request at 1 and 16 pairs at
 // a time, kept-alive at 32 (TLS 1.2: the engine's client opens one connection per request). The
 // floor is measured in the same run: two bare node:tls servers on the same Node (one fixed
-// response per new connection, nothing else), plain PSK and DHE-PSK, driven the same way. Then
+// response per new connection, nothing else), plain PSK and DHE-PSK (the KP's ffdhe3072),
+// driven the same way. Then
 // /key latency against offered open-loop load (50..400 pairs/s). Writes a JSON report and an SVG
 // plot to bench/results/. One driver plays every router of a site (one PSK identity, one source
 // address), so the per-identity rate limit and quota and the per-source handshake cap are lifted:
@@ -18,6 +19,7 @@ import { Agent } from 'node:https';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tls13Request } from '../out/src/tls13/client.js';
+import { FFDHE3072_PEM } from '../out/src/tls/dh-group.js';
 import { GROUP } from '../out/src/tls13/constants.js';
 import { configure, cpuSec, env, get, makeLab, routerPsk, startKp, stopKp, tlsOpts } from './lab.mjs';
 import { svgReport } from './svg.mjs';
@@ -40,7 +42,8 @@ const NODE = arg(
 const dir = mkdtempSync(join(tmpdir(), 'skip-bench-routers-'));
 const base = 35000 + (process.pid % 9000);
 const ports = { alice: base, bob: base + 1000 };
-const bare = { alice: base + 2000, bob: base + 2001 };
+/** The bare servers' ports, which the system picks. */
+const bare = { alice: 0, bob: 0 };
 
 await makeLab(dir, base);
 for (const n of ['alice', 'bob'])
@@ -55,21 +58,24 @@ const PLAIN = 'PSK-AES256-GCM-SHA384';
 const DHE = 'DHE-PSK-AES256-GCM-SHA384:PSK-AES256-GCM-SHA384';
 
 /** A bare node:tls PSK server: one fixed response per new connection, then close. */
-function startBare(name, port) {
+function startBare(name) {
   const { identity, psk } = routerPsk(dir, name);
   const src = `
     const tls = require('node:tls');
     const psk = Buffer.from(${JSON.stringify(psk.toString('hex'))}, 'hex');
     const body = JSON.stringify({ keyId: '00000000-0000-4000-8000-000000000000', key: 'x'.repeat(44) });
     const res = 'HTTP/1.1 200 OK\\r\\nContent-Type: application/json\\r\\nContent-Length: ' + body.length + '\\r\\nConnection: close\\r\\n\\r\\n' + body;
-    tls.createServer({ maxVersion: 'TLSv1.2', ciphers: ${JSON.stringify(DHE)}, dhparam: 'auto',
+    tls.createServer({ maxVersion: 'TLSv1.2', ciphers: ${JSON.stringify(DHE)}, dhparam: ${JSON.stringify(FFDHE3072_PEM)},
       honorCipherOrder: true, secureOptions: require('node:crypto').constants.SSL_OP_NO_TICKET,
       pskCallback: (s, id) => (id === ${JSON.stringify(identity)} ? psk : null) },
       (s) => { s.once('data', () => s.end(res)); s.on('error', () => {}); })
-      .listen(${port}, '127.0.0.1', () => console.log('ready'));`;
+      .listen(0, '127.0.0.1', function () { console.log(this.address().port); });`;
   return new Promise((resolve, reject) => {
     const p = spawn(NODE, ['-e', src], { env, stdio: ['ignore', 'pipe', 'inherit'] });
-    p.stdout.once('data', () => resolve(p));
+    p.stdout.once('data', (d) => {
+      bare[name] = Number(String(d).trim());
+      resolve(p);
+    });
     p.on('exit', (c) => reject(new Error(`bare server exited ${c}`)));
   });
 }
@@ -209,7 +215,9 @@ const kps = [
   await startKp(dir, 'alice', NODE, ['dist/skip-server.js']),
   await startKp(dir, 'bob', NODE, ['dist/skip-server.js']),
 ];
-const bares = [await startBare('alice', bare.alice), await startBare('bob', bare.bob)];
+const bares = [await startBare('alice'), await startBare('bob')];
+// A crash of the driver must not leave the servers it started running.
+process.on('exit', () => [...kps, ...bares].forEach((p) => p.exitCode === null && p.kill()));
 const kpPids = kps.map((p) => p.pid);
 const barePids = bares.map((p) => p.pid);
 
