@@ -214,10 +214,12 @@ async function open(profile, rate) {
 
 const PROF = arg('--cpu-prof', '');
 const kpArgs = [...(PROF ? ['--cpu-prof', `--cpu-prof-dir=${PROF}`] : []), 'dist/skip-server.js'];
-const kps = [await startKp(dir, 'alice', NODE, kpArgs), await startKp(dir, 'bob', NODE, kpArgs)];
-const bares = [await startBare('alice'), await startBare('bob')];
 // A crash of the driver must not leave the servers it started running.
-process.on('exit', () => [...kps, ...bares].forEach((p) => p.exitCode === null && p.kill()));
+const started = [];
+process.on('exit', () => started.forEach((p) => p.exitCode === null && p.kill()));
+const up = async (p) => (started.push(await p), started.at(-1));
+const kps = [await up(startKp(dir, 'alice', NODE, kpArgs)), await up(startKp(dir, 'bob', NODE, kpArgs))];
+const bares = [await up(startBare('alice')), await up(startBare('bob'))];
 const kpPids = kps.map((p) => p.pid);
 const barePids = bares.map((p) => p.pid);
 
