@@ -127,6 +127,37 @@ describe('encryptor API over TLS-PSK (bundle + openssl s_client)', () => {
     assert.equal(await offer('PSK-AES256-GCM-SHA384'), 'PSK-AES256-GCM-SHA384');
   });
 
+  it('runs DHE-PSK in RFC 7919 ffdhe3072 (the p of the ServerKeyExchange), not a group OpenSSL picks', async () => {
+    const r = await sClient(
+      kp.port,
+      [
+        '-msg',
+        '-tls1_2',
+        '-cipher',
+        'DHE-PSK-AES256-GCM-SHA384',
+        '-psk_identity',
+        files.encryptor.identity,
+        '-psk',
+        files.encryptor.key,
+      ],
+      'GET /capabilities HTTP/1.1\r\nHost: kp\r\nConnection: close\r\n\r\n',
+    );
+    // The hex dump of the message: type 0c, 3-byte length, identity hint (2-byte length), then
+    // dh_p with its 2-byte length.
+    const dump = /ServerKeyExchange\n((?:\s+(?:[0-9a-f]{2} )*[0-9a-f]{2}\s*\n)+)/.exec(r.stdout)?.[1];
+    assert.ok(dump, `no ServerKeyExchange in s_client -msg output: ${r.stdout.slice(0, 400)}`);
+    const ske = Buffer.from(dump.replace(/\s+/g, ''), 'hex');
+    assert.equal(ske[0], 0x0c);
+    const hint = ske.readUInt16BE(4);
+    const pLen = ske.readUInt16BE(6 + hint);
+    const p = ske.subarray(8 + hint, 8 + hint + pLen);
+    assert.equal(pLen * 8, 3072, 'p of 3072 bits');
+    // RFC 7919 primes begin 2^64 - 1 then the bits of e (ADF85458 A2BB4A9A); RFC 3526's
+    // begin 2^64 - 1 then those of pi (C90FDAA2).
+    assert.equal(p.subarray(0, 12).toString('hex'), 'ffffffffffffffffadf85458');
+    assert.equal(p.toString('hex').slice(-16), 'ffffffffffffffff');
+  });
+
   it('answers an unknown identity with the same alert as a wrong key, and logs which it was', async () => {
     const alert = async (identity: string, key: string): Promise<string> => {
       const err = await refused([

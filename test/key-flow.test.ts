@@ -130,8 +130,14 @@ describe('key flow: /key on alice, /key/{keyId} on bob', () => {
     } finally {
       link.refuse = false;
     }
-    const { key } = (await getA('/key?remoteSystemID=bob')).json as { key: string };
+    const { key, keyId } = (await getA('/key?remoteSystemID=bob')).json as { key: string; keyId: string };
     assert.ok(!JSON.stringify(log.lines).includes(key), 'a key appears in the log');
-    assert.ok(log.lines.some((l) => l.event === 'key issued'));
+    // One line per request: the key event is in the request line, not a line of its own.
+    const lines = log.lines.filter((l) => l.keyId === keyId);
+    assert.equal(lines.length, 1);
+    assert.equal(lines[0]!.event, 'request');
+    assert.equal(lines[0]!.key, 'issued');
+    assert.equal(lines[0]!.remote, 'bob');
+    assert.equal(lines[0]!.status, 200);
   });
 });

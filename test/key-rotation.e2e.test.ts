@@ -82,7 +82,7 @@ describe('own ML-KEM key rotation without downtime', () => {
     assert.deepEqual(after, before, 'keygen --force changed owner, group or mode');
     assert.match(gen?.stdout ?? '', /reload this KP[\s\S]*copy .*bob-kem_pub\.pem to every peer KP/);
     const received = (kemKey: string) =>
-      bob.kp.logs.some((l) => l.event === 'key received' && l.kemKey === kemKey);
+      bob.kp.logs.some((l) => l.event === 'peer request' && l.key === 'received' && l.kemKey === kemKey);
     assert.ok(received('previous'), 'bob never used its previous key: the grace period was not exercised');
     const replaced = await bob.kp.waitFor('own key pair replaced');
     assert.match(String(replaced.previousKeyAcceptedUntil), /^\d{4}-\d\d-\d\dT/);

@@ -80,7 +80,7 @@ describe('peer exchange: alice and bob over mTLS with ML-KEM-1024', () => {
       assert.deepEqual(b.json, { keyId, key });
       assert.equal((await takeAtBob(keyId)).status, 400);
     }
-    await bob.waitFor('key received', (l) => l.confirmed === true);
+    await bob.waitFor('peer request', (l) => l.key === 'received' && l.confirmed === true);
     const logs = JSON.stringify([...alice.logs, ...bob.logs]);
     for (const key of issued) assert.ok(!logs.includes(key.slice(0, 16)), 'key material in a log line');
   });

@@ -37,6 +37,26 @@ function raw(port: number, data: Buffer, endAfter = false): Promise<Buffer> {
 const alertOf = (b: Buffer): number | undefined => (b[0] === 21 && b.length >= 7 ? b[6] : undefined);
 
 describe('TLS 1.3 PSK engine (TLS_AES_256_GCM_SHA384)', () => {
+  it('sends its first flight (ServerHello to Finished) in one write, so no record waits on an ACK', async (t) => {
+    const { kp, files } = await oneKp(t);
+    const psk = Buffer.from(files.encryptor.key, 'hex');
+    const hello = plainRecord(22, buildClientHello({ identity: files.encryptor.identity, psk }).message);
+    // The first read: with one write per record, Nagle's algorithm holds all but the first record
+    // until the client ACKs it, so the first read would hold the ServerHello alone.
+    const first = await new Promise<Buffer>((resolve, reject) => {
+      const s = connect({ port: kp.port, host: '127.0.0.1', noDelay: true });
+      s.on('connect', () => s.write(hello));
+      s.once('data', (d: Buffer) => (s.destroy(), resolve(d)));
+      s.on('error', reject);
+    });
+    const types: number[] = [];
+    for (let at = 0; at + 5 <= first.length; at += 5 + first.readUInt16BE(at + 3)) types.push(first[at]!);
+    // handshake (ServerHello), then the protected EncryptedExtensions and Finished; a
+    // compatibility change_cipher_spec may sit between them.
+    assert.equal(types[0], 22);
+    assert.ok(types.includes(23), `records in the first read: ${types.join(',')}`);
+  });
+
   it('serves s_client -psk_session with each group, and with psk_ke', async (t) => {
     const { kp, files, dir } = await oneKp(t);
     const args = pskSessionArgs(dir, files.encryptor.identity, files.encryptor.key);

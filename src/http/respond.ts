@@ -14,6 +14,8 @@ export interface Reply {
   headers?: Record<string, string>;
   /** Close the connection after this answer (the request could not be read cleanly). */
   close?: boolean;
+  /** What the handler did, merged into the one request log line (never a secret). */
+  logFields?: Record<string, string | number | boolean>;
 }
 
 export function send(res: ServerResponse, reply: Reply): void {

@@ -59,6 +59,7 @@ export function createRouter(opts: RouterOptions): (req: IncomingMessage, res: S
     const path = q < 0 ? url : url.slice(0, q);
     const query = q < 0 ? '' : url.slice(q + 1);
     const m = match(path);
+    let done: Reply['logFields'];
     res.on('finish', () => {
       opts.count?.(m?.route ?? 'unknown', res.statusCode);
       opts.log.info('request', {
@@ -67,10 +68,14 @@ export function createRouter(opts: RouterOptions): (req: IncomingMessage, res: S
         status: res.statusCode,
         ms: Math.round((now() - started) * 10) / 10,
         identity: opts.identify(req),
+        ...done,
       });
     });
     dispatch(req, m, query).then(
-      (reply) => send(res, reply),
+      (reply) => {
+        done = reply.logFields;
+        send(res, reply);
+      },
       (e: unknown) => send(res, errorReply(e, opts.log, 'request failed')),
     );
   };

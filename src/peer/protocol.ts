@@ -2,7 +2,7 @@
 // once at the boundary, plus our backward-compatible extension
 // `confirm`: proof that the sender holds the shared secret for exactly these fields.
 
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, timingSafeEqual } from 'node:crypto';
 import { KEY_BITS } from '../config/load.js';
 import { parseKeyId, type KeyId } from '../ids/key-id.js';
 import { parseSystemId, type SystemId } from '../ids/system-id.js';
@@ -122,10 +122,15 @@ export function confirmTag(
   }
 }
 
+/** HKDF's empty salt (32 zero bytes), the key of every Extract: imported once, not per call
+ * (node:crypto re-imports a Buffer key in each createHmac; not a secret). */
+const ZERO_SALT = createSecretKey(Buffer.alloc(32));
+
 /** HKDF-SHA-256 (RFC 5869) with an empty salt, 32 bytes out: Extract, then one Expand block.
- * Done with HMAC directly: node's hkdfSync wraps its input in a KeyObject on every call. */
+ * Done with HMAC directly: node's hkdfSync wraps its input in a KeyObject on every call. The
+ * PRK and ck are used once each and stay Buffers, so they can be zeroed. */
 function hkdfSha256(ikm: Uint8Array, info: Buffer): Buffer {
-  const prk = createHmac('sha256', Buffer.alloc(32)).update(ikm).digest();
+  const prk = createHmac('sha256', ZERO_SALT).update(ikm).digest();
   try {
     return createHmac('sha256', prk)
       .update(info)

@@ -78,6 +78,7 @@ export function createPeerServer(deps: PeerServerDeps): Server {
   );
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const started = performance.now();
+    let done: Reply['logFields'];
     res.on('finish', () => {
       deps.metrics?.peerRequests.inc({ status: String(res.statusCode) });
       log.info('peer request', {
@@ -86,10 +87,14 @@ export function createPeerServer(deps: PeerServerDeps): Server {
         status: res.statusCode,
         ms: Math.round((performance.now() - started) * 10) / 10,
         certificate: clip(socketIdentities(req.socket as TLSSocket)[0] ?? '', 128),
+        ...done,
       });
     });
     handle(req, deps).then(
-      (reply) => send(res, reply),
+      (reply) => {
+        done = reply.logFields;
+        send(res, reply);
+      },
       (e: unknown) => send(res, errorReply(e, log, 'peer request failed')),
     );
   };
@@ -173,14 +178,18 @@ async function handle(req: IncomingMessage, deps: PeerServerDeps): Promise<Reply
       throw new HttpError(500, 'could not store the key');
     }
     deps.metrics?.keysReceived.inc();
-    deps.log.info('key received', {
-      keyId: x.keyId,
-      from: remote.id,
-      bits: x.lengthBits,
-      confirmed: x.confirm !== undefined,
-      kemKey: which,
-    });
-    return { status: 200, body: successBody(x.keyId) };
+    return {
+      status: 200,
+      body: successBody(x.keyId),
+      logFields: {
+        key: 'received',
+        keyId: x.keyId,
+        from: remote.id,
+        bits: x.lengthBits,
+        confirmed: x.confirm !== undefined,
+        kemKey: which,
+      },
+    };
   } finally {
     secret.fill(0);
     key.fill(0);

@@ -68,9 +68,13 @@ export async function newKey(deps: SkipDeps, req: SkipRequest): Promise<Reply> {
   }
   const { keyId, key } = issued;
   try {
-    deps.log.info('key issued', { keyId, remote: remote.id, bits, source: remote.keySource });
     deps.metrics.keysIssued.inc();
-    return { status: 200, body: { keyId, key: key.toString('hex') }, noStore: true };
+    return {
+      status: 200,
+      body: { keyId, key: key.toString('hex') },
+      noStore: true,
+      logFields: { key: 'issued', keyId, remote: remote.id, bits, source: remote.keySource },
+    };
   } finally {
     key.fill(0);
   }
@@ -106,9 +110,13 @@ export async function getKey(deps: SkipDeps, req: SkipRequest): Promise<Reply> {
     );
   }
   try {
-    deps.log.info('key delivered', { keyId, remote: remote.id, source: remote.keySource });
     deps.metrics.keysDelivered.inc();
-    return { status: 200, body: { keyId, key: result.key.toString('hex') }, noStore: true };
+    return {
+      status: 200,
+      body: { keyId, key: result.key.toString('hex') },
+      noStore: true,
+      logFields: { key: 'delivered', keyId, remote: remote.id, source: remote.keySource },
+    };
   } finally {
     result.key.fill(0);
   }

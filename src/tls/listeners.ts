@@ -13,6 +13,7 @@ import type { TLSSocket } from 'node:tls';
 import { errorCode } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import { clip, type Logger } from '../log.js';
+import { FFDHE3072_PEM } from './dh-group.js';
 import type { TlsMaterial } from './files.js';
 import { handshakeReason } from './handshake-reasons.js';
 import { socketIdentities } from './identity.js';
@@ -100,7 +101,7 @@ export function createEncryptorServer(
       maxVersion: 'TLSv1.2',
       ciphers: PSK_SUITES.join(':'),
       // Without dhparam the DHE-PSK suites silently never negotiate.
-      dhparam: 'auto',
+      dhparam: FFDHE3072_PEM,
       // No session resumption for PSK clients: every connection runs pskCallback against the
       // current table, so an identity removed at SIGHUP stops working at once (docs/security.md).
       secureOptions: cryptoConstants.SSL_OP_NO_TICKET,

@@ -42,7 +42,7 @@ export interface ClientOptions extends ClientHelloOptions {
 /** Connects, runs the handshake, sends `request`, and returns the response; AlertError on refusal. */
 export function tls13Request(o: ClientOptions): Promise<ClientResult> {
   return new Promise((resolve, reject) => {
-    const socket: Socket = connect(o.port, o.host);
+    const socket: Socket = connect({ port: o.port, host: o.host, noDelay: true });
     const timer = setTimeout(() => fail(new Error('TLS 1.3 exchange timed out')), o.timeoutMs ?? 10_000);
     const fail = (e: unknown): void => {
       clearTimeout(timer);
@@ -73,18 +73,25 @@ export function tls13Request(o: ClientOptions): Promise<ClientResult> {
       return new RecordProtection(HASH, secret);
     };
 
+    /** What goes out next: one flight (with the request after our Finished) in one write. */
+    const flight: Buffer[] = [];
+    const flush = (): void => {
+      if (flight.length > 0) socket.write(flight.length === 1 ? flight[0]! : Buffer.concat(flight));
+      flight.length = 0;
+    };
     const carry = (steps: Step[]): void => {
       for (const s of steps) {
-        if (s.kind === 'plain') socket.write(plainRecord(s.type, s.content));
+        if (s.kind === 'plain') flight.push(plainRecord(s.type, s.content));
         else if (s.kind === 'read-key') read = rekey(read, s.secret);
         else if (s.kind === 'write-key') write = rekey(write, s.secret);
         else if (s.kind === 'protected') {
           if (s.content[0] === HS.finished && o.misbehave?.insteadOfFinished) {
-            socket.write(o.misbehave.insteadOfFinished);
+            flight.push(o.misbehave.insteadOfFinished);
             stopped = true;
-          } else if (!stopped) socket.write(write!.seal(s.type, s.content));
+          } else if (!stopped) flight.push(write!.seal(s.type, s.content));
         } else if (!stopped) established();
       }
+      flush();
     };
 
     const established = (): void => {
@@ -92,8 +99,8 @@ export function tls13Request(o: ClientOptions): Promise<ClientResult> {
       if (o.keyUpdate) carry(hs.keyUpdate());
       const sealer = write!;
       if (o.misbehave?.afterHandshake)
-        return void socket.write(o.misbehave.afterHandshake((type, content) => sealer.seal(type, content)));
-      socket.write(sealer.seal(CONTENT.application, Buffer.from(o.request)));
+        return void flight.push(o.misbehave.afterHandshake((type, content) => sealer.seal(type, content)));
+      flight.push(sealer.seal(CONTENT.application, Buffer.from(o.request)));
     };
 
     socket.on('data', (d: Buffer) => {

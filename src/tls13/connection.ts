@@ -203,18 +203,29 @@ export class Tls13Connection {
     }
   }
 
+  /** Carries the steps; the records of one flight go out in one write (one segment, no Nagle
+   * wait between its records). */
   private carry(steps: Step[]): void {
+    const flight: Buffer[] = [];
+    const flush = (): void => {
+      if (flight.length > 0) this.raw.write(flight.length === 1 ? flight[0]! : Buffer.concat(flight));
+      flight.length = 0;
+    };
     for (const s of steps) {
-      if (s.kind === 'plain') this.raw.write(plainRecord(s.type, s.content));
-      else if (s.kind === 'protected') this.raw.write(this.write!.seal(s.type, s.content));
+      if (s.kind === 'plain') flight.push(plainRecord(s.type, s.content));
+      else if (s.kind === 'protected') flight.push(this.write!.seal(s.type, s.content));
       else if (s.kind === 'write-key') {
         this.write?.wipe();
         this.write = new RecordProtection(HASH, s.secret);
       } else if (s.kind === 'read-key') {
         this.read?.wipe();
         this.read = new RecordProtection(HASH, s.secret);
-      } else this.secure();
+      } else {
+        flush();
+        this.secure();
+      }
     }
+    flush();
   }
 
   private secure(): void {

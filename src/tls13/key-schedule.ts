@@ -2,13 +2,16 @@
 // HKDF-Expand-Label, Derive-Secret, the binder key, traffic secrets, finished keys, and the
 // traffic key and IV of a secret (§7.3). SHA-384 for the engine; SHA-256 for RFC 8448's traces.
 
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, createSecretKey, timingSafeEqual } from 'node:crypto';
 
 export type Hash = 'sha256' | 'sha384';
 export const HASH_LEN: Record<Hash, number> = { sha256: 32, sha384: 48 };
 
+/** HMAC with `key` imported as a KeyObject: node:crypto on Node 24 spends ~18 us re-importing a
+ * Buffer key in each createHmac, a KeyObject ~1 us. Either way OpenSSL holds a copy of the key
+ * until the object is collected (docs/tls13-engine.md, "Key material"). */
 export function hmac(hash: Hash, key: Buffer, ...data: Buffer[]): Buffer {
-  const h = createHmac(hash, key);
+  const h = createHmac(hash, createSecretKey(key));
   for (const d of data) h.update(d);
   return h.digest();
 }

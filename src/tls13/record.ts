@@ -1,7 +1,7 @@
 // The TLS 1.3 record layer (RFC 8446 §5): framing with size limits, and AEAD protection with
 // per-record nonces (IV xor sequence number), inner content type and padding.
 
-import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from 'node:crypto';
 import { ALERT, CONTENT, MAX_CIPHERTEXT, MAX_PLAINTEXT } from './constants.js';
 import { HASH_LEN, trafficKeys, type Hash } from './key-schedule.js';
 
@@ -91,10 +91,13 @@ export const AEAD = {
 } as const;
 export type Aead = keyof typeof AEAD;
 
-/** One direction's protection: a traffic secret's key and IV, and its sequence number. */
+/** One direction's protection: a traffic secret's key and IV, and its sequence number. The key is
+ * a KeyObject made once, so each record's cipher does not import it again; a KeyObject cannot be
+ * zeroed (docs/tls13-engine.md, "Key material"), the IV and the derived key bytes are. */
 export class RecordProtection {
-  private readonly key: Buffer;
+  private readonly key: KeyObject;
   private readonly iv: Buffer;
+  private readonly n = Buffer.alloc(12);
   private seq = 0n;
 
   constructor(
@@ -104,31 +107,33 @@ export class RecordProtection {
   ) {
     if (secret.length !== HASH_LEN[hash]) throw new Error('traffic secret of the wrong length');
     const k = trafficKeys(hash, secret, AEAD[aead].keyLength);
-    this.key = k.key;
+    this.key = createSecretKey(k.key);
+    k.key.fill(0);
     this.iv = k.iv;
   }
 
+  /** The per-record nonce: the IV with the sequence number xored into its last 8 bytes (§5.3). */
   private nonce(): Buffer {
     if (this.seq >= 0xffffffffffffffffn)
       throw new AlertError(ALERT.internalError, 'sequence number exhausted');
-    const n = Buffer.from(this.iv);
-    const s = Buffer.alloc(8);
-    s.writeBigUInt64BE(this.seq++);
-    for (let i = 0; i < 8; i++) n[4 + i]! ^= s[i]!;
+    const n = this.n;
+    n.fill(0, 0, 4);
+    n.writeBigUInt64BE(this.seq++, 4);
+    for (let i = 0; i < 12; i++) n[i]! ^= this.iv[i]!;
     return n;
   }
 
   /** A protected record (TLSCiphertext) holding `content` of `type`. */
   seal(type: number, content: Buffer): Buffer {
     if (content.length > MAX_PLAINTEXT) throw new Error('record content over 2^14 bytes');
-    const inner = Buffer.concat([content, Buffer.from([type])]);
-    const length = inner.length + 16;
+    const length = content.length + 1 + 16;
     const header = Buffer.from([CONTENT.application, 3, 3, length >> 8, length & 0xff]);
     const c = createCipheriv(this.aead, this.key, this.nonce());
     c.setAAD(header);
-    const out = Buffer.concat([header, c.update(inner), c.final(), c.getAuthTag()]);
-    inner.fill(0);
-    return out;
+    return Buffer.concat(
+      [header, c.update(content), c.update(Buffer.from([type])), c.final(), c.getAuthTag()],
+      5 + length,
+    );
   }
 
   /** The inner type and content of a protected record; bad_record_mac if it does not open. */
@@ -141,7 +146,8 @@ export class RecordProtection {
     d.setAuthTag(record.body.subarray(record.body.length - 16));
     let inner: Buffer;
     try {
-      inner = Buffer.concat([d.update(record.body.subarray(0, record.body.length - 16)), d.final()]);
+      inner = d.update(record.body.subarray(0, record.body.length - 16));
+      d.final();
     } catch {
       throw new AlertError(ALERT.badRecordMac, 'record failed authentication');
     }
@@ -154,9 +160,10 @@ export class RecordProtection {
     return { type: inner[end - 1]!, content: inner.subarray(0, end - 1) };
   }
 
+  /** Wipes the IV and the nonce; the key's KeyObject goes with this object at GC. */
   wipe(): void {
-    this.key.fill(0);
     this.iv.fill(0);
+    this.n.fill(0);
   }
 }
 
