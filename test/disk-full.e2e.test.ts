@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { startKp } from './helpers/bundle.js';
 import { nodeGet, pskAgent } from './helpers/http-client.js';
-import { writeKpFiles } from './helpers/kp-files.js';
 import { makePki } from './helpers/pki.js';
-import { freePort, tempDir } from './helpers/tmp.js';
+import { tempDir } from './helpers/tmp.js';
+import { writePairFiles } from './helpers/pair.js';
 
 /** A 1 MiB tmpfs on a new folder, unmounted (lazily: the KPs may still run) and removed when
  * the test ends; undefined if this machine does not let us mount one. */
@@ -62,17 +62,7 @@ describe('a full disk at the peer', () => {
     if (!mnt) return t.skip('mount -t tmpfs is not permitted here (needs root); CI runs it');
     const dir = tempDir(t);
     const pki = makePki(dir);
-    const [pa, pb] = [await freePort(), await freePort()];
-    const aliceFiles = writeKpFiles(dir, pki, {
-      name: 'alice',
-      mtlsPort: pa,
-      peers: [{ id: 'bob', port: pb }],
-    });
-    const bobFiles = writeKpFiles(dir, pki, {
-      name: 'bob',
-      mtlsPort: pb,
-      peers: [{ id: 'alice', port: pa }],
-    });
+    const { aliceFiles, bobFiles } = await writePairFiles(dir, pki);
     const yaml = readFileSync(bobFiles.config, 'utf8');
     writeFileSync(
       bobFiles.config,

@@ -12,9 +12,10 @@ import { adminGet } from './helpers/admin-get.js';
 import { runCli, startKp, type RunningKp } from './helpers/bundle.js';
 import { needEtcd, startEtcd, type EtcdCluster } from './helpers/etcd.js';
 import { pskGet, type HttpAnswer } from './helpers/http-client.js';
-import { writeKpFiles, type KpFiles } from './helpers/kp-files.js';
+import type { KpFiles } from './helpers/kp-files.js';
 import { makePki } from './helpers/pki.js';
-import { freePort, tempDir } from './helpers/tmp.js';
+import { tempDir } from './helpers/tmp.js';
+import { writePairFiles } from './helpers/pair.js';
 
 interface Hub {
   alice: RunningKp;
@@ -28,24 +29,15 @@ interface Hub {
 async function startHub(t: TestContext, etcd: EtcdCluster): Promise<Hub> {
   const dir = tempDir(t);
   const pki = makePki(dir);
-  const [pa, pb] = [await freePort(), await freePort()];
-  const aliceFiles = writeKpFiles(dir, pki, {
-    name: 'alice',
-    mtlsPort: pa,
-    peers: [{ id: 'bob', port: pb }],
-    extra: 'admin_port: 0\n',
+  const { aliceFiles, bobFiles } = await writePairFiles(dir, pki, {
+    aliceExtra: 'admin_port: 0\n',
+    bobExtra:
+      `keystore_backend: etcd\netcd:\n  endpoints: [${etcd.endpoints.map((e) => `"${e}"`).join(', ')}]\n` +
+      '  dial_timeout_ms: 300\n  request_timeout_ms: 2000\nadmin_port: 0\n',
   });
   const aliceYaml = readFileSync(aliceFiles.config, 'utf8');
   assert.match(aliceYaml, /ip: "127\.0\.0\.1"/);
   writeFileSync(aliceFiles.config, aliceYaml.replace('ip: "127.0.0.1"', 'ip: ["127.0.0.1", "127.0.0.2"]'));
-  const bobFiles = writeKpFiles(dir, pki, {
-    name: 'bob',
-    mtlsPort: pb,
-    peers: [{ id: 'alice', port: pa }],
-    extra:
-      `keystore_backend: etcd\netcd:\n  endpoints: [${etcd.endpoints.map((e) => `"${e}"`).join(', ')}]\n` +
-      '  dial_timeout_ms: 300\n  request_timeout_ms: 2000\nadmin_port: 0\n',
-  });
   // The second instance: the same files (ML-KEM pair, master key, PSKs), another address.
   const second = join(dir, 'bob2.yaml');
   copyFileSync(bobFiles.config, second);

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { startKp } from './helpers/bundle.js';
 import { parseHttp, pskSocket, sClient } from './helpers/http-client.js';
 import { writeKpFiles } from './helpers/kp-files.js';
@@ -18,18 +18,25 @@ import { tempDir } from './helpers/tmp.js';
 
 const GET = 'GET /capabilities HTTP/1.1\r\nHost: kp\r\nConnection: close\r\n\r\n';
 
+/** A KP whose PSK file gained a second identity, loaded with SIGHUP; `original` is the file
+ * without it. */
+async function withExtraIdentity(t: TestContext) {
+  const dir = tempDir(t);
+  const files = writeKpFiles(dir, makePki(dir), { name: 'alice', peers: [{ id: 'bob' }] });
+  const kp = await startKp(files.config, { env: files.env });
+  t.after(() => kp.stop());
+  const original = readFileSync(files.pskFile, 'utf8');
+  const extra = { identity: 'router-temp', key: randomBytes(32).toString('hex') };
+  writeFileSync(files.pskFile, `${original}${extra.identity}:${extra.key}\n`);
+  kp.proc.kill('SIGHUP');
+  await kp.waitFor('psk reloaded', (l) => l.identities === 2);
+  return { dir, files, kp, original, extra };
+}
+
 describe('PSK revocation and TLS session resumption', () => {
   for (const version of ['TLS 1.2', 'TLS 1.3'] as const) {
     it(`${version}: a saved session does not outlive the identity's removal at SIGHUP`, async (t) => {
-      const dir = tempDir(t);
-      const files = writeKpFiles(dir, makePki(dir), { name: 'alice', peers: [{ id: 'bob' }] });
-      const kp = await startKp(files.config, { env: files.env });
-      t.after(() => kp.stop());
-      const original = readFileSync(files.pskFile, 'utf8');
-      const extra = { identity: 'router-temp', key: randomBytes(32).toString('hex') };
-      writeFileSync(files.pskFile, `${original}${extra.identity}:${extra.key}\n`);
-      kp.proc.kill('SIGHUP');
-      await kp.waitFor('psk reloaded', (l) => l.identities === 2);
+      const { dir, files, kp, original, extra } = await withExtraIdentity(t);
 
       const sess = join(dir, 'session.pem');
       const [args, psk, bogus] =
@@ -71,15 +78,7 @@ describe('PSK revocation and TLS session resumption', () => {
   }
 
   it('a connection kept alive from before the removal gets no answer after it: 403, then closed', async (t) => {
-    const dir = tempDir(t);
-    const files = writeKpFiles(dir, makePki(dir), { name: 'alice', peers: [{ id: 'bob' }] });
-    const kp = await startKp(files.config, { env: files.env });
-    t.after(() => kp.stop());
-    const original = readFileSync(files.pskFile, 'utf8');
-    const extra = { identity: 'router-temp', key: randomBytes(32).toString('hex') };
-    writeFileSync(files.pskFile, `${original}${extra.identity}:${extra.key}\n`);
-    kp.proc.kill('SIGHUP');
-    await kp.waitFor('psk reloaded', (l) => l.identities === 2);
+    const { files, kp, original, extra } = await withExtraIdentity(t);
     const socket = await pskSocket(kp.port, extra);
     t.after(() => socket.destroy());
     let got = '';

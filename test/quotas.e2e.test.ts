@@ -12,8 +12,8 @@ import { startKp } from './helpers/bundle.js';
 import { pskAgent, nodeGet } from './helpers/http-client.js';
 import { writeKpFiles } from './helpers/kp-files.js';
 import { makePki } from './helpers/pki.js';
-import { startPair } from './helpers/pair.js';
-import { freePort, tempDir } from './helpers/tmp.js';
+import { tempDir } from './helpers/tmp.js';
+import { startPair, writePairFiles } from './helpers/pair.js';
 
 describe('quotas: held keys per remote system, requests per identity', () => {
   it('refuses keys past max_held_keys_per_remote with 503 + Retry-After, and takes them again after a collection', async (t) => {
@@ -77,19 +77,10 @@ describe('quotas: held keys per remote system, requests per identity', () => {
   it('bounds the keys one identity leaves waiting per remote with 503 + Retry-After; another identity still gets keys', async (t) => {
     const dir = tempDir(t);
     const pki = makePki(dir);
-    const [pa, pb] = [await freePort(), await freePort()];
-    const aliceFiles = writeKpFiles(dir, pki, {
-      name: 'alice',
-      mtlsPort: pa,
-      peers: [{ id: 'bob', port: pb }],
-      extra: 'max_held_keys_per_identity: 3\nadmin_port: 0\n',
-    });
     // Bob holds at most 6 keys for alice: without a per-identity bound, identity 1 alone fills it.
-    const bobFiles = writeKpFiles(dir, pki, {
-      name: 'bob',
-      mtlsPort: pb,
-      peers: [{ id: 'alice', port: pa }],
-      extra: 'max_held_keys_per_remote: 6\n',
+    const { aliceFiles, bobFiles } = await writePairFiles(dir, pki, {
+      aliceExtra: 'max_held_keys_per_identity: 3\nadmin_port: 0\n',
+      bobExtra: 'max_held_keys_per_remote: 6\n',
     });
     const second = { identity: 'router-alice-2', key: randomBytes(48).toString('hex') };
     appendFileSync(aliceFiles.pskFile, `${second.identity}:${second.key}\n`);

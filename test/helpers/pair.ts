@@ -18,14 +18,18 @@ export interface Pair {
   startBob(): Promise<RunningKp>;
 }
 
-export async function startPair(t: TestContext, opts: { bobExtra?: string } = {}): Promise<Pair> {
-  const dir = tempDir(t);
-  const pki = makePki(dir);
+/** The two KPs' files, peers of each other on free ports; `*Extra` is appended to a skip.yaml. */
+export async function writePairFiles(
+  dir: string,
+  pki: Pki,
+  opts: { aliceExtra?: string; bobExtra?: string } = {},
+): Promise<{ aliceFiles: KpFiles; bobFiles: KpFiles }> {
   const [pa, pb] = [await freePort(), await freePort()];
   const aliceFiles = writeKpFiles(dir, pki, {
     name: 'alice',
     mtlsPort: pa,
     peers: [{ id: 'bob', port: pb }],
+    ...(opts.aliceExtra !== undefined && { extra: opts.aliceExtra }),
   });
   const bobFiles = writeKpFiles(dir, pki, {
     name: 'bob',
@@ -33,6 +37,13 @@ export async function startPair(t: TestContext, opts: { bobExtra?: string } = {}
     peers: [{ id: 'alice', port: pa }],
     ...(opts.bobExtra !== undefined && { extra: opts.bobExtra }),
   });
+  return { aliceFiles, bobFiles };
+}
+
+export async function startPair(t: TestContext, opts: { bobExtra?: string } = {}): Promise<Pair> {
+  const dir = tempDir(t);
+  const pki = makePki(dir);
+  const { aliceFiles, bobFiles } = await writePairFiles(dir, pki, opts);
   const pair: Pair = {
     dir,
     pki,
