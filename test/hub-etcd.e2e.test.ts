@@ -115,7 +115,9 @@ describe('hub: two KP instances on one etcd cluster', () => {
     const rss = (kp: RunningKp): number =>
       Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${kp.proc.pid}/status`, 'utf8'))?.[1] ?? 0);
     t.diagnostic(`RSS after 12 pairs: alice (file) ${rss(h.alice)} kB, bob (etcd) ${rss(h.bobs[0]!)} kB`);
-    const received = h.bobs.map((b) => b.logs.filter((l) => l.event === 'key received').length);
+    const received = h.bobs.map(
+      (b) => b.logs.filter((l) => l.event === 'peer request' && l.key === 'received').length,
+    );
     assert.ok(
       received.every((n) => n > 0),
       `both instances receive exchanges: ${received.join(', ')}`,
