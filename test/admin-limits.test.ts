@@ -100,10 +100,11 @@ describe('admin listener limits', () => {
     const router = await pskGet(alice.encryptor.port, '/capabilities', aliceFiles.encryptor);
     assert.equal(router.status, 200);
     // The rest are closed at the headers timeout (checked every timeoutCheckMs), not Node's 60 s.
-    const deadline = Date.now() + HEADERS_MS * 6;
+    // A loaded machine (CI runs test files side by side) gets slack, still far below Node's 60 s.
+    const deadline = Date.now() + HEADERS_MS * 25;
     while (open.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     for (const s of open) s.destroy();
-    assert.equal(open.size, 0, `${open.size} idle admin connections left after ${HEADERS_MS * 6} ms`);
+    assert.equal(open.size, 0, `${open.size} idle admin connections left after ${HEADERS_MS * 25} ms`);
     const m = await adminGet(alice.admin!.port, '/metrics');
     assert.ok(
       metric(m.body, /^skip_admission_refused_total\{listener="admin",cap="connections"\} (\d+)$/m) >= n - 16,
