@@ -19,7 +19,7 @@
 //   acknowledged that etcd did not commit.
 
 import { ConfigError } from '../errors.js';
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import type { KeyId } from '../ids/key-id.js';
 import type { SystemId } from '../ids/system-id.js';
 import type { Logger } from '../log.js';
@@ -32,7 +32,7 @@ import {
   type EtcdClientOptions,
 } from './etcd-client.js';
 import type { MasterKey } from './master-key.js';
-import { HEADER_BYTES, newHeader, openHeader, type StoreKeys } from './slots.js';
+import { HEADER_BYTES, gcmOpen, newHeader, openHeader, type StoreKeys } from './slots.js';
 import {
   DuplicateKeyIdError,
   StoreFullError,
@@ -353,16 +353,8 @@ export class EtcdKeyStore implements KeyStore {
 
   private open(keyId: KeyId, remote: SystemId, v: Buffer): { key: Buffer; expiresMs: number } | undefined {
     if (v.length < NONCE + 17 + TAG) return undefined;
-    let plain: Buffer;
-    try {
-      const d = createDecipheriv('aes-256-gcm', this.valueKey, v.subarray(0, NONCE)).setAAD(
-        this.aad(keyId, remote),
-      );
-      d.setAuthTag(v.subarray(v.length - TAG));
-      plain = Buffer.concat([d.update(v.subarray(NONCE, v.length - TAG)), d.final()]);
-    } catch {
-      return undefined;
-    }
+    const plain = gcmOpen(this.valueKey, this.aad(keyId, remote), v);
+    if (!plain) return undefined;
     try {
       const len = plain[16]!;
       return { key: Buffer.from(plain.subarray(17, 17 + len)), expiresMs: Number(plain.readBigUInt64BE(8)) };

@@ -229,28 +229,31 @@ export function isZero(b: Uint8Array): boolean {
   return true;
 }
 
+/**
+ * AES-256-GCM open of `nonce || ciphertext || tag` bound to `aad`: the plaintext, which the caller
+ * wipes, or undefined when it does not authenticate. No other copy of the plaintext is left (the
+ * buffer update() returns is the plaintext itself; unauthenticated bytes are wiped).
+ */
+export function gcmOpen(key: Buffer, aad: Buffer, sealed: Buffer): Buffer | undefined {
+  if (sealed.length < NONCE + TAG) return undefined;
+  const d = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, NONCE)).setAAD(aad);
+  d.setAuthTag(sealed.subarray(sealed.length - TAG));
+  const plain = d.update(sealed.subarray(NONCE, sealed.length - TAG));
+  try {
+    d.final(); // GCM adds no bytes at final(); it checks the tag
+    return plain;
+  } catch {
+    plain.fill(0);
+    return undefined;
+  }
+}
+
 /** Decrypts slot `index`. A slot that fails authentication (torn, damaged, moved) is corrupt. */
 export function openSlot(keys: StoreKeys, index: number, slot: Buffer): SlotContent {
   if (slot.length !== SLOT_BYTES) return { kind: 'corrupt' };
   if (isZero(slot)) return { kind: 'free' };
-  let plain: Buffer;
-  try {
-    const d = createDecipheriv('aes-256-gcm', keys.slotKey, slot.subarray(0, NONCE)).setAAD(aad(keys, index));
-    d.setAuthTag(slot.subarray(SLOT_BYTES - TAG));
-    const part = d.update(slot.subarray(NONCE, SLOT_BYTES - TAG));
-    let last: Buffer;
-    try {
-      last = d.final();
-    } catch (e) {
-      part.fill(0); // unauthenticated plaintext
-      throw e;
-    }
-    // GCM's final() adds nothing: the plaintext is `part` itself, wiped below; no copy is left.
-    plain = last.length === 0 ? part : Buffer.concat([part, last]);
-    if (plain !== part) part.fill(0);
-  } catch {
-    return { kind: 'corrupt' };
-  }
+  const plain = gcmOpen(keys.slotKey, aad(keys, index), slot);
+  if (!plain) return { kind: 'corrupt' };
   try {
     let o = 1;
     if (plain[0] !== 1) return { kind: 'corrupt' };
