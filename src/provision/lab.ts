@@ -70,12 +70,11 @@ export function ensureLab(
 function makeSecrets(root: string, kem: KemBackend): void {
   const ca = join(root, 'ca');
   mkdirSync(ca, { recursive: true, mode: 0o700 });
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
   openssl(
     [
       'req',
       '-x509',
-      ...ec,
+      ...EC_KEY,
       '-keyout',
       'ca.key',
       '-out',
@@ -90,31 +89,7 @@ function makeSecrets(root: string, kem: KemBackend): void {
   for (const name of NAMES) {
     const d = join(root, name);
     mkdirSync(d, { recursive: true, mode: 0o700 });
-    writeFileSync(
-      join(d, 'san.ext'),
-      `subjectAltName=DNS:${name},DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n`,
-    );
-    openssl(['req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`], d);
-    openssl(
-      [
-        'x509',
-        '-req',
-        '-in',
-        `${name}.csr`,
-        '-CA',
-        join(ca, 'ca.pem'),
-        '-CAkey',
-        join(ca, 'ca.key'),
-        '-CAcreateserial',
-        '-out',
-        `${name}.pem`,
-        '-days',
-        '825',
-        '-extfile',
-        'san.ext',
-      ],
-      d,
-    );
+    labLeaf(ca, d, name, `DNS:${name},DNS:localhost,IP:127.0.0.1`, 'serverAuth,clientAuth');
     writeFileSync(
       join(d, 'psk.txt'),
       `# encryptor ${name}: identity:hexkey\nrouter-${name}:${randomBytes(48).toString('hex')}\n`,
@@ -190,25 +165,28 @@ function ensureKmeCert(root: string): void {
   const d = join(root, 'kme');
   if (existsSync(join(d, 'kme.pem'))) return;
   mkdirSync(d, { recursive: true, mode: 0o700 });
-  writeFileSync(
-    join(d, 'san.ext'),
-    'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n',
-  );
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
-  openssl(['req', ...ec, '-keyout', 'kme.key', '-out', 'kme.csr', '-subj', '/CN=kme'], d);
+  labLeaf(ca, d, 'kme', 'DNS:localhost,IP:127.0.0.1', 'serverAuth');
+}
+
+const EC_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+
+/** DIR/NAME.key and DIR/NAME.pem: an EC P-256 leaf with these SANs, signed by the lab CA in CA. */
+function labLeaf(ca: string, d: string, name: string, sans: string, usage: string): void {
+  writeFileSync(join(d, 'san.ext'), `subjectAltName=${sans}\nextendedKeyUsage=${usage}\n`);
+  openssl(['req', ...EC_KEY, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`], d);
   openssl(
     [
       'x509',
       '-req',
       '-in',
-      'kme.csr',
+      `${name}.csr`,
       '-CA',
       join(ca, 'ca.pem'),
       '-CAkey',
       join(ca, 'ca.key'),
       '-CAcreateserial',
       '-out',
-      'kme.pem',
+      `${name}.pem`,
       '-days',
       '825',
       '-extfile',
