@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { describe, it } from 'node:test';
 import { ALERT, EXT, GROUP, PSK_KE } from '../src/tls13/constants.js';
-import { buildClientHello, tls13Request } from '../src/tls13/client.js';
+import { buildClientHello, tls13Connect, tls13Request } from '../src/tls13/client.js';
 import { plainRecord } from '../src/tls13/record.js';
 import { extension, vec } from '../src/tls13/wire.js';
 import { parseHttp, sClient } from './helpers/http-client.js';
@@ -137,6 +137,33 @@ describe('TLS 1.3 PSK engine (TLS_AES_256_GCM_SHA384)', () => {
     const pskOnly = await tls13Request({ ...base, pskModes: [PSK_KE] });
     assert.equal(pskOnly.group, undefined);
     assert.equal(parseHttp(pskOnly.response).status, 200);
+  });
+
+  it('serves request after request on one kept-alive connection (our client, as a kept-alive router)', async (t) => {
+    const { kp, files } = await oneKp(t);
+    const client = await tls13Connect({
+      host: '127.0.0.1',
+      port: kp.port,
+      identity: files.encryptor.identity,
+      psk: Buffer.from(files.encryptor.key, 'hex'),
+    });
+    t.after(() => client.close());
+    /** Whole once the headers and Content-Length bytes of body are in. */
+    const whole = (r: string): boolean => {
+      const end = r.indexOf('\r\n\r\n');
+      const length = /\r\ncontent-length: *([0-9]+)/i.exec(r)?.[1];
+      return end >= 0 && length !== undefined && r.length >= end + 4 + Number(length);
+    };
+    const keepAlive = 'GET /capabilities HTTP/1.1\r\nHost: kp\r\n\r\n';
+    // Each request after the first goes on the same socket: a server that closed it after one
+    // answer fails the next request ('connection closed').
+    for (let i = 0; i < 3; i++) {
+      const text = await client.request(keepAlive, whole);
+      const r = parseHttp(text);
+      assert.equal(r.status, 200, `request ${i + 1}`);
+      assert.match(r.body, /"entropy"/);
+      assert.doesNotMatch(text, /\r\nconnection: *close/i);
+    }
   });
 
   it('refuses a wrong PSK and an unknown identity alike (decrypt_error), naming the identity tried', async (t) => {
