@@ -31,6 +31,13 @@ export function makeLab(dir, base) {
 /** Appends config lines to a lab KP's skip.yaml. */
 export const configure = (dir, name, lines) => appendFileSync(join(dir, name, 'skip.yaml'), `${lines}\n`);
 
+/** One driver plays every router of a site (one PSK identity, one source address): the
+ * per-identity rate limit and quota and the per-source handshake cap are lifted, or a bench of
+ * more than 2,000 pairs waits on the quota for key_ttl. Benches measure cost, not the caps. */
+export const ONE_DRIVER =
+  'identity_requests_per_second: 100000\nidentity_request_burst: 1000000\n' +
+  'max_held_keys_per_identity: 1000000\nmax_handshakes_per_source: 1000';
+
 /** The router identity and PSK of the lab KP `name` (its psk.txt's first line). */
 export function routerPsk(dir, name) {
   const [identity, key] = readFileSync(join(dir, name, 'psk.txt'), 'utf8')

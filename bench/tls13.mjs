@@ -11,7 +11,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tls13Request } from '../out/src/tls13/client.js';
 import { GROUP, PSK_KE } from '../out/src/tls13/constants.js';
-import { configure, cpuSec, get, makeLab, routerPsk, startKp, stopKp, tlsOpts } from './lab.mjs';
+import { ONE_DRIVER, configure, cpuSec, get, makeLab, routerPsk, startKp, stopKp, tlsOpts } from './lab.mjs';
 
 const QUICK = process.argv.includes('--quick');
 const N = QUICK ? 200 : 2000;
@@ -22,8 +22,7 @@ const base = 33000 + (process.pid % 9000);
 const ports = { alice: base, bob: base + 1000 };
 
 await makeLab(dir, base);
-for (const n of ['alice', 'bob'])
-  configure(dir, n, 'identity_requests_per_second: 100000\nidentity_request_burst: 1000000');
+for (const n of ['alice', 'bob']) configure(dir, n, ONE_DRIVER);
 const psk = (name) => routerPsk(dir, name);
 const kps = [
   await startKp(dir, 'alice', process.execPath, ['dist/skip-server.js']),
