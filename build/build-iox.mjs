@@ -9,7 +9,7 @@
 // The executable carries cap_net_bind_service (port 443 without root) as a file capability in
 // the tar's xattrs, when setcap exists (libcap2-bin; .ci/run installs it); else a warning.
 // Libraries come from /lib/x86_64-linux-gnu and, for arm64, Debian's cross packages under
-// /usr/aarch64-linux-gnu (libc6-arm64-cross, libstdc++6-arm64-cross, libgcc-s1-arm64-cross).
+// /usr/aarch64-linux-gnu (libc6-arm64-cross, libstdc++6-arm64-cross, libgcc-s1-arm64-cross, libatomic1-arm64-cross).
 // Needs readelf (binutils) and GNU tar. Run after npm run build:exe. An architecture that cannot be
 // built here (no readelf, no glibc for it) gets dist/iox/<arch>/SKIPPED with the reason instead,
 // and the tests skip it saying so.
@@ -41,7 +41,8 @@ export const ARCHES = {
 const UID = 10001;
 const LIB_PACKAGES = {
   x86_64: 'libc6 libstdc++6 libgcc-s1',
-  aarch64: 'apt-get install libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross',
+  aarch64:
+    'apt-get install libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross libatomic1-arm64-cross',
 };
 /** An architecture this machine cannot build for: written down, so the tests say why they skip. */
 class Skip extends Error {}

@@ -135,13 +135,13 @@ if (tagged.exe.length > 0) {
 if (tagged.arm64.length > 0) {
   const sysroot = '/usr/aarch64-linux-gnu';
   const qemu = spawnSync('qemu-aarch64', ['--version']).status === 0;
-  const libs = existsSync(`${sysroot}/lib/libstdc++.so.6`);
+  const missing = ['libstdc++.so.6', 'libatomic.so.1'].find((l) => !existsSync(`${sysroot}/lib/${l}`));
   if (!existsSync(arm64)) requirePhase('arm64 executable', `${arm64} is missing (npm run build:exe)`);
-  else if (!qemu || !libs) {
+  else if (!qemu || missing) {
     skipPhase(
       'arm64 executable under qemu-aarch64',
-      `${!qemu ? 'qemu-aarch64 is not installed' : `${sysroot} has no arm64 libstdc++`} ` +
-        '(apt-get install qemu-user libc6-arm64-cross libstdc++6-arm64-cross; .ci/run does)',
+      `${!qemu ? 'qemu-aarch64 is not installed' : `${sysroot} has no arm64 ${missing}`} ` +
+        '(apt-get install qemu-user libc6-arm64-cross libstdc++6-arm64-cross libatomic1-arm64-cross; .ci/run does)',
     );
   } else {
     runPhase(`arm64 executable ${arm64} under qemu-aarch64`, process.execPath, tagged.arm64, {
