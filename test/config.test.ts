@@ -208,6 +208,25 @@ describe('config', () => {
       problems(bad).join(),
       /"remoteSystems\[0\]\.ip\[1\]" is "172\.31\.255\.3:8443": an address or host name only/,
     );
+    const ip = (v: string): string => REFERENCE.replace('    ip: "172.31.255.2"', `    ip: ${v}`);
+    // Host names (RFC 1123), alone or mixed with literals, and IPv6 literals are taken.
+    for (const ok of ['"kp.hub.example"', '["kp-1.hub.example.", "10.0.0.3"]', '"kp"', '"fd00::2"'])
+      assert.ok(parseConfig(ip(ok), 'skip.yaml').remoteSystems[0]!.ip, ok);
+    for (const [v, field, value] of [
+      ['"kp hub.example"', 'ip', 'kp hub.example'],
+      ['["10.0.0.2", "kp_1.hub.example"]', 'ip[1]', 'kp_1.hub.example'],
+      ['"-kp.example"', 'ip', '-kp.example'],
+      ['"kp..example"', 'ip', 'kp..example'],
+      ['"10.0.0.256"', 'ip', '10.0.0.256'],
+      [`"${'a'.repeat(64)}.example"`, 'ip', `${'a'.repeat(64)}.example`],
+    ] as const)
+      assert.match(
+        problems(ip(v)).join(),
+        new RegExp(
+          `"remoteSystems\\[0\\]\\.${field.replace(/[[\]]/g, '\\$&')}" is "${value.replace(/\./g, '\\.')}": neither an IP address nor a host name`,
+        ),
+        v,
+      );
     const empty = REFERENCE.replace('    ip: "172.31.255.2"', '    ip: []');
     assert.match(problems(empty).join(), /"remoteSystems\[0\]\.ip" must be a non-empty list of strings/);
   });

@@ -7,6 +7,19 @@ import { errorMessage } from '../errors.js';
 import { compileGlob, isGlob } from '../ids/glob.js';
 import { parseSystemId } from '../ids/system-id.js';
 
+/** An RFC 1123 host name: labels of 1 to 63 letters, digits and hyphens, not beginning or ending
+ * with a hyphen, 253 characters at most (a final dot aside); the last label not all digits, so
+ * a mistyped IPv4 address (10.0.0.256) is not taken for a name. */
+export function isHostName(s: string): boolean {
+  const name = s.endsWith('.') ? s.slice(0, -1) : s;
+  if (name.length === 0 || name.length > 253) return false;
+  const labels = name.split('.');
+  return (
+    labels.every((l) => /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(l)) &&
+    !/^\d+$/.test(labels[labels.length - 1]!)
+  );
+}
+
 /** Rules across keys; each problem is pushed to `problems`, naming `file`. */
 export function crossCheck(c: Config, file: string, problems: string[]): void {
   const local = parseSystemId(c.localSystemID);
@@ -36,6 +49,11 @@ export function crossCheck(c: Config, file: string, problems: string[]): void {
         problems.push(
           `${file}: "${field}" is "${ip}": an address or host name only` +
             (port ? `; put the port in "${name}.mtls_port: ${port}"` : ''),
+        );
+      } else if (isIP(ip) === 0 && !isHostName(ip.replaceAll('{id}', 'x'))) {
+        problems.push(
+          `${file}: "${field}" is "${ip}": neither an IP address nor a host name ` +
+            '(dot-separated labels of 1 to 63 letters, digits and hyphens, RFC 1123)',
         );
       }
       // A peer on this host at this KP's own peer port is this KP itself: it would dial itself
