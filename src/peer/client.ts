@@ -28,6 +28,7 @@ import {
   PeerUnreachableError,
   type KeyAgreement,
 } from './agreement.js';
+import { PeerAddresses, type Lookup, type PeerAddress } from './addresses.js';
 import { linkFailure } from './link-failure.js';
 import { EXCHANGE_PATH, confirmTag, exchangeBody } from './protocol.js';
 import { PEER_SUITES } from './suites.js';
@@ -44,6 +45,8 @@ export interface PeerClientOptions {
   /** Kept-alive connections per peer. */
   maxSockets?: number;
   metrics?: Metrics;
+  /** The resolver for host names in `ip` (node:dns lookup, the system resolver, by default). */
+  lookup?: Lookup;
 }
 
 /** Kept-alive connections per peer, by default; twice as many exchanges may wait for one. */
@@ -51,7 +54,8 @@ const MAX_SOCKETS = 32;
 /** A peer's Retry-After is passed on, up to this. */
 const MAX_RETRY_AFTER_S = 3_600;
 
-const agentName = (remote: ResolvedRemote): string => `${remote.id}|${remote.ip}|${remote.mtlsPort}`;
+const agentName = (remote: ResolvedRemote, name = ''): string =>
+  `${remote.id}|${remote.ip}|${remote.mtlsPort}|${name}`;
 
 /** After the handshake, how long the health probe waits for the server's verdict on our
  * certificate when no session ticket comes. */
@@ -77,9 +81,11 @@ export class PeerClient implements KeyAgreement {
   private readonly inFlight = new Map<string, number>();
   /** Spreads exchanges over a peer's addresses. */
   private turn = 0;
+  private readonly addresses: PeerAddresses;
 
   constructor(private readonly o: PeerClientOptions) {
     this.certValid = { from: Date.parse(o.material.notBefore), to: Date.parse(o.material.notAfter) };
+    this.addresses = new PeerAddresses(o.lookup, o.timeoutMs ?? 5_000);
   }
 
   async agree(remote: ResolvedRemote, keyId: KeyId, bytes: number): Promise<Buffer> {
@@ -188,8 +194,8 @@ export class PeerClient implements KeyAgreement {
     };
   }
 
-  private agent(remote: ResolvedRemote): Agent {
-    const name = agentName(remote);
+  private agent(remote: ResolvedRemote, hostname?: string): Agent {
+    const name = agentName(remote, hostname);
     let agent = this.agents.get(name);
     if (!agent) {
       agent = new Agent({
@@ -212,14 +218,27 @@ export class PeerClient implements KeyAgreement {
    * handshake is done (TLS 1.3), and one on Node closes without an alert: so 'reachable' waits for
    * its session ticket (sent once it accepted us) or a quiet moment, and a close in between is
    * the peer refusing our certificate. Nothing is sent, so no reset hides an alert.
-   * Resolves 'reachable' or what went wrong.
+   * Resolves 'reachable' or what went wrong. A host name is reachable while one of its
+   * addresses is.
    */
-  probe(remote: ResolvedRemote, timeoutMs = 2_000): Promise<string> {
+  async probe(remote: ResolvedRemote, timeoutMs = 2_000): Promise<string> {
+    if (isIP(remote.ip) !== 0) return this.probeAddress(remote, { ip: remote.ip }, timeoutMs);
+    let addresses: PeerAddress[];
+    try {
+      addresses = await this.addresses.resolve(remote.ip);
+    } catch (e) {
+      return `unreachable: ${errorMessage(e)}`;
+    }
+    const each = await Promise.all(addresses.map((a) => this.probeAddress(remote, a, timeoutMs)));
+    return each.find((s) => s === 'reachable') ?? each[0]!;
+  }
+
+  private probeAddress(remote: ResolvedRemote, address: PeerAddress, timeoutMs = 2_000): Promise<string> {
     return new Promise((resolve) => {
       const s = tlsConnect({
-        host: remote.ip,
+        host: address.ip,
         port: remote.mtlsPort,
-        ...(isIP(remote.ip) === 0 && { servername: remote.ip }),
+        ...(address.name !== undefined && { servername: address.name }),
         ...this.tlsOptions(remote),
       });
       let settled = false;
@@ -264,26 +283,41 @@ export class PeerClient implements KeyAgreement {
     });
   }
 
-  /** Posts to the peer's addresses in turn, starting one further on each exchange; the next is
-   * tried when one cannot be reached. The same body goes to the next, so its 409 means the
-   * exchange arrived at an instance before (they share one keystore). */
+  /** Posts to the peer's addresses (its `ip` entries, host names resolved) in turn, starting one
+   * further on each exchange; the next is tried when one cannot be reached. The same body goes
+   * to the next, so its 409 means the exchange arrived at an instance before (they share one
+   * keystore). A name that does not resolve is left out; none left is unreachable. */
   private async postToAny(remote: ResolvedRemote, body: string): Promise<void> {
-    const ips = remote.ips.length > 0 ? remote.ips : [remote.ip];
-    const start = this.turn++ % ips.length;
+    const entries = remote.ips.length > 0 ? remote.ips : [remote.ip];
+    const { addresses, failed } = await this.addresses.resolveAll(entries);
+    if (addresses.length === 0)
+      throw new PeerUnreachableError(remote.id, failed.map((e) => e.message).join('; '));
+    for (const e of failed)
+      this.o.log.info('peer host name does not resolve, using the other addresses', {
+        peer: remote.id,
+        name: e.hostname,
+        error: e.why,
+      });
+    const start = this.turn++ % addresses.length;
     for (let i = 0; ; i++) {
-      const target = ips.length === 1 ? remote : { ...remote, ip: ips[(start + i) % ips.length]! };
+      const address = addresses[(start + i) % addresses.length]!;
+      const target = address.ip === remote.ip ? remote : { ...remote, ip: address.ip };
       try {
-        return await this.post(target, body, i > 0);
+        return await this.post(target, body, i > 0, address.name);
       } catch (e) {
-        if (!(e instanceof PeerUnreachableError) || i === ips.length - 1) throw e;
+        if (!(e instanceof PeerUnreachableError) || i === addresses.length - 1) throw e;
         this.o.log.info('peer instance unreachable, trying the next', { peer: remote.id, ip: target.ip });
       }
     }
   }
 
-  private post(remote: ResolvedRemote, body: string, retried = false): Promise<void> {
+  /** One exchange with `remote.ip`; `hostname` is the name it was resolved from (SNI, and the
+   * name the certificate check sees), if any. */
+  private post(remote: ResolvedRemote, body: string, retried = false, hostname?: string): Promise<void> {
     const timeoutMs = this.o.timeoutMs ?? 5_000;
-    const where = `${isIP(remote.ip) === 6 ? `[${remote.ip}]` : remote.ip}:${remote.mtlsPort}`;
+    const where =
+      `${isIP(remote.ip) === 6 ? `[${remote.ip}]` : remote.ip}:${remote.mtlsPort}` +
+      (hostname !== undefined ? ` (${hostname})` : '');
     return new Promise<void>((resolve, reject) => {
       const req = request(
         {
@@ -291,8 +325,8 @@ export class PeerClient implements KeyAgreement {
           port: remote.mtlsPort,
           method: 'POST',
           path: EXCHANGE_PATH,
-          agent: this.agent(remote),
-          ...(isIP(remote.ip) === 0 && { servername: remote.ip }),
+          agent: this.agent(remote, hostname),
+          ...(hostname !== undefined && { servername: hostname }),
           headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) },
         },
         (res) => {
@@ -323,7 +357,7 @@ export class PeerClient implements KeyAgreement {
       req.on('error', (e) => {
         clearTimeout(timer);
         if (!retried && req.reusedSocket && errorCode(e) === 'ECONNRESET') {
-          this.post(remote, body, true).then(resolve, reject);
+          this.post(remote, body, true, hostname).then(resolve, reject);
           return;
         }
         const why = `${where}: ${errorCode(e) ?? errorMessage(e)}`;
@@ -334,7 +368,10 @@ export class PeerClient implements KeyAgreement {
         // In TLS 1.3 a server refusing our certificate alerts after our handshake, and our
         // request already sent turns its close into a reset that hides the alert: a connection
         // that sends nothing tells.
-        void this.probe(remote).then((status) =>
+        void this.probeAddress(remote, {
+          ip: remote.ip,
+          ...(hostname !== undefined && { name: hostname }),
+        }).then((status) =>
           reject(
             status.startsWith(CERT_REFUSED)
               ? new PeerCertificateRefusedError(remote.id, `${where}: ${status}`)
