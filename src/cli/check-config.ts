@@ -15,6 +15,9 @@ import { loadTlsMaterial } from '../tls/files.js';
 import { readPskFile } from '../tls/psk.js';
 import { loadPrivateKey, readPublicKeyFile } from '../kem/keys.js';
 import { KmeClient } from '../kme/client.js';
+import { NameLookupError, PeerAddresses } from '../peer/addresses.js';
+import { isGlob } from '../ids/glob.js';
+import { isIP } from 'node:net';
 import { Metrics } from '../metrics.js';
 import { CONFIG_OPTION, EXIT, kemFromEnv, readConfig, type Command } from './common.js';
 
@@ -41,8 +44,10 @@ Prints OK only after every check passed; exit 3 names the file and the problem.`
     const keystore =
       config.keystore_backend === 'etcd' ? await checkEtcdKeystore(config) : await checkFileKeystore(config);
     if (config.keystore_backend === 'file') checkKeystoreWritable(config.keystore_path!);
+    const names = await peerNames(config);
     const warnings = [
       ...tls.warnings,
+      ...names.warnings,
       ...(await kmeWarnings(config)),
       ...exposedSecretFiles(config, process.env.KEYSTORE_MASTER_KEY_FILE).map(describeExposure),
     ];
@@ -60,6 +65,7 @@ Prints OK only after every check passed; exit 3 names the file and the problem.`
         ? `etcd ${config.etcd!.endpoints.join(',')} ${config.etcd!.prefix}`
         : config.keystore_path!;
     out(`  keystore        ${where}: ${keystore}\n`);
+    for (const line of names.lines) out(`  peer addresses  ${line}\n`);
     for (const w of warnings) out(`  warning         ${w}\n`);
     return EXIT.ok;
   },
@@ -137,4 +143,32 @@ async function kmeWarnings(config: Config): Promise<string[]> {
   } finally {
     kme.close();
   }
+}
+
+/** What each host name in a peer's `ip` resolves to now, through the system resolver as `serve`
+ * will look it up (literals as written; pattern entries are not looked up): one line per peer
+ * with a name. A name that does not resolve is a warning: the resolver may fail only now. */
+async function peerNames(config: Config): Promise<{ lines: string[]; warnings: string[] }> {
+  const resolver = new PeerAddresses();
+  const lines: string[] = [];
+  const warnings: string[] = [];
+  for (const [i, r] of config.remoteSystems.entries()) {
+    if (r.ip === undefined || isGlob(r.id) || String(r.ip).includes('{id}')) continue;
+    const entries = typeof r.ip === 'string' ? [r.ip] : r.ip;
+    if (entries.every((e) => isIP(e) !== 0)) continue;
+    const each = await Promise.all(
+      entries.map(async (e, j) => {
+        if (isIP(e) !== 0) return e;
+        try {
+          return `${e} → ${(await resolver.resolve(e)).map((a) => a.ip).join(', ')}`;
+        } catch (err) {
+          const field = typeof r.ip === 'string' ? `remoteSystems[${i}].ip` : `remoteSystems[${i}].ip[${j}]`;
+          warnings.push(`"${field}" (${r.id}): ${errorMessage(err)}`);
+          return `${e} does not resolve (${err instanceof NameLookupError ? err.why : errorMessage(err)})`;
+        }
+      }),
+    );
+    lines.push(`${r.id}: ${each.join(', ')}`);
+  }
+  return { lines, warnings };
 }
