@@ -289,7 +289,10 @@ export class PeerClient implements KeyAgreement {
    * keystore). A name that does not resolve is left out; none left is unreachable. */
   private async postToAny(remote: ResolvedRemote, body: string): Promise<void> {
     const entries = remote.ips.length > 0 ? remote.ips : [remote.ip];
-    const { addresses, failed } = await this.addresses.resolveAll(entries);
+    // Literals only (the reference format, and most lists): no resolver, no await.
+    const { addresses, failed } = entries.every((e) => isIP(e) !== 0)
+      ? { addresses: entries.map((ip): PeerAddress => ({ ip })), failed: [] }
+      : await this.addresses.resolveAll(entries);
     if (addresses.length === 0)
       throw new PeerUnreachableError(remote.id, failed.map((e) => e.message).join('; '));
     for (const e of failed)
