@@ -9,8 +9,13 @@
 // and routers at work, SIGKILL of one instance; the time until the first router B that failed on
 // it is served through the other (routers retry a failed connection after 50 ms at the next
 // instance; alice tries the next address herself), and until the first pair begun after the kill
-// completes. One driver plays every router (ONE_DRIVER lifts the per-identity caps). Writes
-// bench/results/hub-<date>.json and prints a table. Fixed counts, time-bounded phases.
+// completes. The cost of etcd: per-pair latency (p50 of /key plus p50 of /key/{keyId}) on etcd
+// minus on the file, in the same run. Then the bundle's size and the resident memory (VmRSS,
+// RssAnon) of each bob instance after its pairs. One driver plays every router of a site (one PSK
+// identity, one source address), so the per-identity rate limit and quota and the per-source
+// handshake cap are lifted in every config (ONE_DRIVER in bench/lab.mjs): this measures cost,
+// not the caps. Writes bench/results/hub-<date>.json and prints a table. Fixed counts,
+// time-bounded phases, loopback only; about 2 minutes, --quick about 1.
 //   npm run bench:hub                (builds the bundle and compiles first)
 //   node bench/hub.mjs [--quick] [--trials N] [--node PATH]
 import {
@@ -20,6 +25,7 @@ import {
   mkdtempSync,
   readFileSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from 'node:fs';
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
@@ -175,7 +181,10 @@ for (const [label, s] of Object.entries(setups)) {
         `/key/{keyId} p50 ${r.takeMs.p50} p99 ${r.takeMs.p99} ms${r.failures ? `, ${r.failures} failed: ${r.errors.join('; ')}` : ''}\n`,
     );
   }
-  memory[label] = { alice: memKiB(alice.pid), bob: memKiB(bobs[0].pid) };
+  memory[label] = Object.fromEntries([
+    ['alice', memKiB(alice.pid)],
+    ...bobs.map((b, j) => [j ? `bob ${HOSTS[j]}` : 'bob', memKiB(b.pid)]),
+  ]);
   if (label !== 'bob on etcd, 2 instances') await Promise.all([alice, ...bobs].map(stopKp));
   else setups[label].running = { alice, bobs };
 }
@@ -220,7 +229,7 @@ const trials = [];
 let turn = 0;
 for (let trial = 0; trial < TRIALS; trial++) {
   const victim = trial % 2;
-  const st = { stop: false, killedAt: 0, redirectedMs: NaN, newPairMs: NaN, failA: 0, failB: 0, lost: 0 };
+  const st = { stop: false, killedAt: 0, redirectedMs: NaN, newPairMs: NaN, failA: 0, failB: 0, lost: [] };
   /** A router A: retries a failed /key after RETRY_MS. */
   const routerA = async () => {
     for (;;) {
@@ -233,19 +242,21 @@ for (let trial = 0; trial < TRIALS; trial++) {
   /** A router B: on a failed connection (or 502/503), after RETRY_MS at the next instance. */
   const routerB = async (keyId, key) => {
     let i = turn++ % 2;
-    let failedHere = false;
+    let failedHere = '';
     const until = performance.now() + 10_000;
     for (;;) {
       const t = await get(HOSTS[i], ports.bob, `/key/${keyId}?remoteSystemID=alice`, bobTls).catch(failed);
       if (t.status === 200) {
         if (JSON.parse(t.body).key !== key) throw new Error('wrong key served');
-        return failedHere;
+        return Boolean(failedHere);
       }
-      if (t.status === 400 && failedHere) return (st.lost++, false); // taken by the dying instance
+      // Taken by the dying instance, its answer lost: the connection failure says whether the
+      // request can have reached it (reset, hang up) or cannot (refused).
+      if (t.status === 400 && failedHere) return (st.lost.push(failedHere), false);
       if (![0, 502, 503].includes(t.status) || performance.now() > until)
         throw new Error(`/key/{keyId} ${t.status} ${t.body.slice(0, 80)}`);
       st.failB++;
-      failedHere = true;
+      failedHere = `${HOSTS[i]}: ${t.status || t.body.slice(0, 60)}`;
       i = (i + 1) % 2;
       await sleep(RETRY_MS);
     }
@@ -280,7 +291,8 @@ for (let trial = 0; trial < TRIALS; trial++) {
     firstNewPairMs: r2(st.newPairMs),
     routerARetries: st.failA,
     routerBRetries: st.failB,
-    keysLost: st.lost,
+    keysLost: st.lost.length,
+    lostAfter: st.lost,
   };
   trials.push(r);
   process.stderr.write(`failover ${trial + 1}: ${JSON.stringify(r)}\n`);
@@ -290,6 +302,8 @@ for (let trial = 0; trial < TRIALS; trial++) {
 memory['bob on etcd, 2 instances, after failover'] = { bob: memKiB(hubBobs[0].pid) };
 await Promise.all([alice2, ...hubBobs].map(stopKp));
 rmSync(dir, { recursive: true, force: true });
+// The etcd members keep the event loop alive: stopped here, not only on exit.
+for (const f of cleanups.splice(0).reverse()) f();
 
 const summary = (xs) => {
   const s = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
@@ -307,6 +321,28 @@ const worst = Math.max(
   failover.firstNewPairMs.max ?? Infinity,
 );
 const fresh = (label, c) => rows[label][`fresh ${c}`].pairsPerSecond;
+/** What etcd adds to a pair, in ms: (p50 /key + p50 /key/{keyId}) on etcd minus on the file. */
+const pairP50 = (label, c) => {
+  const r = rows[label][`fresh ${c}`];
+  return r.keyMs.p50 + r.takeMs.p50;
+};
+const etcdCost = Object.fromEntries(
+  ['bob on etcd, 1 instance', 'bob on etcd, 2 instances'].flatMap((label) =>
+    [1, 16].map((c) => [
+      `${label} - file, fresh ${c}`,
+      {
+        pairP50Ms: r2(pairP50(label, c) - pairP50('bob on file, 1 instance', c)),
+        keyP50Ms: r2(
+          rows[label][`fresh ${c}`].keyMs.p50 - rows['bob on file, 1 instance'][`fresh ${c}`].keyMs.p50,
+        ),
+        takeP50Ms: r2(
+          rows[label][`fresh ${c}`].takeMs.p50 - rows['bob on file, 1 instance'][`fresh ${c}`].takeMs.p50,
+        ),
+      },
+    ]),
+  ),
+);
+const bundleBytes = statSync('dist/skip-server.js').size;
 const targets = [
   {
     name: 'failover: first router B served again through the other instance, max of trials, ms',
@@ -338,7 +374,9 @@ const report = {
     ),
   },
   etcdRoundTrip,
+  etcdCost,
   failover,
+  bundleBytes,
   memoryKiB: memory,
   targets,
 };
@@ -364,10 +402,14 @@ console.log(
     `  first pair begun after the kill, completed: ${mm(failover.firstNewPairMs)} ms\n` +
     `  retries A/B per trial: ${trials.map((t) => `${t.routerARetries}/${t.routerBRetries}`).join(', ')}; keys lost: ${trials.reduce((s, t) => s + t.keysLost, 0)}`,
 );
-for (const [k, v] of Object.entries(memory))
+for (const [k, v] of Object.entries(etcdCost))
   console.log(
-    `memory ${k}: bob VmRSS ${v.bob.rss} KiB, RssAnon ${v.bob.anon} KiB, RssFile ${v.bob.file} KiB`,
+    `etcd cost ${k}: pair +${v.pairP50Ms} ms (/key p50 +${v.keyP50Ms}, /key/{keyId} p50 +${v.takeP50Ms})`,
   );
+for (const [k, v] of Object.entries(memory))
+  for (const [who, m] of Object.entries(v))
+    console.log(`memory ${k}: ${who} VmRSS ${m.rss} KiB, RssAnon ${m.anon} KiB, RssFile ${m.file} KiB`);
+console.log(`bundle dist/skip-server.js: ${bundleBytes} bytes`);
 console.log('\ntargets:');
 for (const t of targets)
   console.log(`  ${t.met ? 'met    ' : 'NOT met'} ${t.name}: ${t.value} (target ${t.target})`);
