@@ -531,8 +531,9 @@ export class FileKeyStore implements KeyStore {
     return { expired: this.expiredTotal, used: this.index.size, free: this.slots.capacity - this.index.size };
   }
 
+  /** fdatasync calls on the keystore file and its spent log since open. */
   get syncCount(): number {
-    return this.syncer.syncs;
+    return this.syncer.syncs + (this.spent?.syncCount ?? 0);
   }
 
   async close(): Promise<void> {
