@@ -1,5 +1,6 @@
 // Keystore benchmark: puts/s and takes/s with 1, 16 and 256 concurrent callers, with 100,000
-// keys already stored, the time to reopen (scan) that file, and RSS. Real file, real fdatasync.
+// keys already stored, fdatasync calls (keystore file and spent log) per put and per take, the
+// time to reopen (scan) that file, and RSS. Real file, real fdatasync.
 //   npm run compile && node --expose-gc bench/keystore.mjs [--stored 100000] [--ops 4000] [--dir DIR]
 // DIR should be on the disk the keystore will live on (default: the OS temp dir).
 import { randomBytes } from 'node:crypto';
@@ -64,17 +65,21 @@ for (const c of [1, 16, 256]) {
   const syncs0 = store.syncCount;
   const puts = await run(c, n, (i) => store.put(ids[i], randomBytes(32), 'bob'));
   const putSyncs = store.syncCount - syncs0;
+  const syncs1 = store.syncCount;
   const takes = await run(c, n, async (i) => {
     const r = await store.take(ids[i], 'bob');
     if (r.kind !== 'ok') throw new Error(`take ${r.kind}`);
     r.key.fill(0);
   });
+  await store.settled();
+  const takeSyncs = store.syncCount - syncs1;
   rows.push({
     concurrency: c,
     ops: n,
     putsPerSecond: puts,
     takesPerSecond: takes,
     putsPerSync: +(n / putSyncs).toFixed(1),
+    syncsPerTake: +(takeSyncs / n).toFixed(2),
   });
 }
 const result = {
@@ -97,10 +102,10 @@ console.log(`${result.machine}, Node ${result.node}; ${stored} keys stored (${re
 console.log(
   `preload ${preload} puts/s at 256 callers; reopen (scan ${stored} slots) ${openMs} ms; RSS ${result.rssAfterOpenMiB} MiB after open (V8 heap ${result.heapAfterOpenMiB} MiB), max ${result.maxRssMiB} MiB`,
 );
-console.log('callers  puts/s  takes/s  puts per fdatasync');
+console.log('callers  puts/s  takes/s  puts per fdatasync  fdatasyncs per take');
 for (const r of rows)
   console.log(
-    `${String(r.concurrency).padStart(7)}  ${String(r.putsPerSecond).padStart(6)}  ${String(r.takesPerSecond).padStart(7)}  ${String(r.putsPerSync).padStart(18)}`,
+    `${String(r.concurrency).padStart(7)}  ${String(r.putsPerSecond).padStart(6)}  ${String(r.takesPerSecond).padStart(7)}  ${String(r.putsPerSync).padStart(18)}  ${String(r.syncsPerTake).padStart(19)}`,
   );
 mkdirSync('bench/results', { recursive: true });
 writeFileSync('bench/results/keystore.json', JSON.stringify(result, null, 2) + '\n');

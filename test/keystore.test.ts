@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { copyFileSync, linkSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError } from '../src/errors.js';
 import { masterKeyFromEnv, newMasterKeyHex, type MasterKey } from '../src/keystore/master-key.js';
 import { HEADER_BYTES, SLOT_BYTES, newHeader } from '../src/keystore/slots.js';
@@ -436,6 +437,66 @@ describe('keystore on a full, failing or read-only disk', () => {
     await store.put(k, randomBytes(32), BOB);
     assert.equal((await store.take(k, BOB)).kind, 'ok');
     await store.close();
+  });
+});
+
+describe('keystore fdatasync per take', () => {
+  const slotBytes = (b: Buffer, slot: number): Buffer =>
+    b.subarray(HEADER_BYTES + slot * SLOT_BYTES, HEADER_BYTES + (slot + 1) * SLOT_BYTES);
+  const zero = (b: Buffer): boolean => b.every((x) => x === 0);
+
+  it('costs a take one fdatasync, and reuses its slot only once a later sync covers the zeros', async () => {
+    const disk = new CrashDisk();
+    const { store } = await open({ path: 'ks', master: raw(), fs: disk, growSlots: 4 });
+    const ids = Array.from({ length: 4 }, id);
+    for (const k of ids) await store.put(k, randomBytes(32), BOB);
+    for (const [slot, k] of ids.entries()) {
+      const before = disk.syncs;
+      assert.equal((await store.take(k, BOB)).kind, 'ok');
+      await store.settled();
+      assert.equal(disk.syncs - before, 1, `take ${slot} took ${disk.syncs - before} fdatasyncs`);
+      assert.ok(zero(slotBytes(disk.bytes('ks'), slot)), 'the slot was not overwritten with zeros');
+      assert.ok(!zero(slotBytes(disk.onPlatters('ks'), slot)), 'the zeros had a sync of their own');
+    }
+    // Every slot waits for a sync: the next put grows the file, and its sync frees all four.
+    await store.put(id(), randomBytes(32), BOB);
+    assert.equal(store.stats().slots, 8, 'a slot was reused before its zeros were synced');
+    for (let slot = 0; slot < 4; slot++) assert.ok(zero(slotBytes(disk.onPlatters('ks'), slot)));
+    for (let i = 0; i < 4; i++) await store.put(id(), randomBytes(32), BOB);
+    assert.equal(store.stats().slots, 8, 'the synced slots were not reused');
+    await store.close();
+  });
+
+  it('syncs the zeros of a take on its own when no put comes, and at close', async () => {
+    const disk = new CrashDisk();
+    const { store } = await open({ path: 'ks', master: raw(), fs: disk, wipeSyncMs: 20 });
+    const [k, late] = [id(), id()];
+    for (const x of [k, late]) await store.put(x, randomBytes(32), BOB);
+    assert.equal((await store.take(k, BOB)).kind, 'ok');
+    await store.settled();
+    for (let i = 0; i < 500 && !zero(slotBytes(disk.onPlatters('ks'), 0)); i++) await sleep(10);
+    assert.ok(zero(slotBytes(disk.onPlatters('ks'), 0)), 'the zeros were never synced');
+    assert.equal((await store.take(late, BOB)).kind, 'ok');
+    await store.close();
+    assert.ok(zero(disk.onPlatters('ks').subarray(HEADER_BYTES)), 'close left zeros unsynced');
+  });
+
+  it('refuses, after a power loss, a taken slot whose zeros never reached the platters', async () => {
+    const disk = new CrashDisk();
+    const master = raw();
+    const { store } = await open({ path: 'ks', master, fs: disk });
+    const k = id();
+    await store.put(k, randomBytes(32), BOB);
+    assert.equal((await store.take(k, BOB)).kind, 'ok');
+    await store.settled();
+    // A power loss that keeps only what was synced: the slot's record and the spent entry.
+    const after = new CrashDisk();
+    for (const f of ['ks', 'ks.spent']) after.synced(f, disk.onPlatters(f));
+    assert.ok(!zero(slotBytes(after.onPlatters('ks'), 0)));
+    const again = await open({ path: 'ks', master, fs: after });
+    assert.deepEqual(again.report.replayed, [0]);
+    assert.deepEqual(await again.store.take(k, BOB), { kind: 'not-found' });
+    await again.store.close();
   });
 });
 

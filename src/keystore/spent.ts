@@ -253,6 +253,11 @@ export class SpentLog {
     }
   }
 
+  /** fdatasync calls on the log since it was opened. */
+  get syncCount(): number {
+    return this.syncer.syncs;
+  }
+
   async close(): Promise<void> {
     await this.syncer.idle();
     await this.file.close();

@@ -6,9 +6,23 @@
 //   (StoreUnavailableError), and nothing is held.
 // - take: the index entry is removed synchronously, so of any number of concurrent takes exactly
 //   one proceeds. The keyId is written to the spent log and synced; only then is the key handed
-//   out, and the slot overwritten with zeros and synced after (a slot left by a failed wipe or a
-//   crash is refused through the spent log and wiped at the next open). If the spent log cannot
-//   be written, the key goes back to the index, still takeable (StoreUnavailableError).
+//   out. If the spent log cannot be written, the key goes back to the index, still takeable
+//   (StoreUnavailableError).
+// - take costs that one fdatasync. The slot is overwritten with zeros at once but not synced for
+//   the take; it returns to the free list only after a later fdatasync of the file has covered
+//   the zeros: the next put's group commit, or a sync of its own WIPE_SYNC_MS after the wipe if
+//   no put comes, or close(). Why no state is lost or served twice:
+//   - the spent entry is kept until max(take time + ttl, the record's expiry), and it is durable
+//     before the key leaves. So while the slot's record can still be read (zeros not yet on the
+//     platters: a crash, a failed write or sync), the next open finds it spent (before its
+//     expiry) or expired (after), and wipes it (report.replayed). Slots are one sector each, so
+//     after a crash an uncovered slot holds the whole record or zeros, never a mix.
+//   - a slot on the free list is zeros on the platters. A put's slot therefore holds, after a
+//     crash, its new record or zeros (the put was not acknowledged), never a taken key's record
+//     brought back by a lost overwrite; a taken key's slot leaves the index at once and is
+//     allocated again only once covered, so no two keys share a slot while either can be read.
+//   - a wipe whose write or covering sync fails keeps its slot off the free list until the next
+//     open, which refuses and wipes it through the spent log.
 // - expiry wipes unclaimed keys the same way; freed slots are reused; the file grows in chunks.
 // - open: scan every slot, rebuild the index, wipe expired, corrupt (reported) and duplicate slots,
 //   and slots whose keyId the spent log (spent.ts) says was handed out: a replayed slot or an
@@ -55,6 +69,8 @@ export interface FileKeyStoreOptions {
   maxHeldPerRemote?: number;
   /** Keys held in all, at most (config max_held_keys): bounds the index in memory. */
   maxHeld?: number;
+  /** Longest wait of a taken key's wiped slot for an fdatasync (default WIPE_SYNC_MS). */
+  wipeSyncMs?: number;
 }
 
 export interface OpenReport {
@@ -93,6 +109,8 @@ interface Entry {
 }
 
 const ZERO_SLOT = Buffer.alloc(SLOT_BYTES);
+/** Longest wait of a taken key's zeros for a put's fdatasync before they get one of their own. */
+const WIPE_SYNC_MS = 1_000;
 /** Slots read per I/O while scanning at open (512 KiB). */
 const SCAN_CHUNK = 1024;
 
@@ -117,8 +135,12 @@ export class FileKeyStore implements KeyStore {
   private readonly pending = new Set<KeyId>();
   /** Keys whose take is recording its spent entry: out of the index, back in if that fails. */
   private readonly taking = new Set<KeyId>();
-  /** Wipes of taken keys' slots, still running. */
+  /** Zeros being written over taken keys' slots. */
   private readonly wiping = new Set<Promise<void>>();
+  /** Taken keys' slots holding unsynced zeros: each goes back to the free list once synced. */
+  private readonly uncovered = new Set<Promise<void>>();
+  /** Syncs the uncovered slots if no put has synced them by then. */
+  private wipeTimer: NodeJS.Timeout | undefined;
   private readonly slots: FreeList;
   private readonly syncer: GroupSync;
   private sweeper: NodeJS.Timeout | undefined;
@@ -431,8 +453,9 @@ export class FileKeyStore implements KeyStore {
         await this.spent.reserve();
         e.reserved = true;
       }
-      // Durable before the key leaves: no copy of the slot can be served again.
-      await this.spent?.record(keyId, this.now() + this.o.ttlMs);
+      // Durable before the key leaves: no copy of the slot can be served again. It outlives the
+      // record (its expiry), so the slot's zeros need no sync of their own.
+      await this.spent?.record(keyId, Math.max(this.now() + this.o.ttlMs, e.expiresMs));
     } catch (err) {
       key?.fill(0);
       if (gone) throw err;
@@ -474,24 +497,51 @@ export class FileKeyStore implements KeyStore {
     if (e.reserved) this.spent?.unreserve();
   }
 
-  /** The slot of a taken key: zeros and synced soon after the key is handed out. */
+  /** The slot of a taken key: zeros written at once, synced by the next fdatasync of the file
+   * (header: take costs one fdatasync), and only then free. */
   private wipeAfterTake(slot: number): void {
-    const done: Promise<void> = this.wipe(slot)
-      .catch((err: unknown) => {
-        this.o.log?.warn('keystore slot wipe failed', {
-          path: this.o.path,
-          slot,
-          error: (err as NodeJS.ErrnoException).code ?? errorMessage(err),
-          note: 'the key was delivered and the spent log refuses the slot; it is wiped at the next start',
-        });
-      })
-      .finally(() => this.wiping.delete(done));
-    this.wiping.add(done);
+    const failed = (err: unknown): void => {
+      this.o.log?.warn('keystore slot wipe failed', {
+        path: this.o.path,
+        slot,
+        error: (err as NodeJS.ErrnoException).code ?? errorMessage(err),
+        note: 'the key was delivered and the spent log refuses the slot; it is wiped at the next start',
+      });
+    };
+    const written: Promise<void> = this.file
+      .write(slotOffset(slot), ZERO_SLOT)
+      .then(() => this.coverWipe(slot, failed), failed)
+      .finally(() => this.wiping.delete(written));
+    this.wiping.add(written);
   }
 
-  /** Resolves once the wipes of taken keys' slots have finished. */
+  /** Frees a wiped slot once an fdatasync has covered its zeros; asks for one after
+   * wipeSyncMs if no put has. */
+  private coverWipe(slot: number, failed: (err: unknown) => void): void {
+    const covered: Promise<void> = this.syncer
+      .ride()
+      .then(() => this.slots.release(slot), failed)
+      .finally(() => this.uncovered.delete(covered));
+    this.uncovered.add(covered);
+    if (this.closed) return; // close() syncs
+    this.wipeTimer ??= setTimeout(() => {
+      this.wipeTimer = undefined;
+      if (this.syncer.riding > 0) void this.syncer.sync().catch(() => {}); // the riders report it
+    }, this.o.wipeSyncMs ?? WIPE_SYNC_MS).unref();
+  }
+
+  /** Resolves once the zeros over taken keys' slots are written (not yet synced: header). */
   async settled(): Promise<void> {
     while (this.wiping.size > 0) await Promise.all(this.wiping);
+  }
+
+  /** Syncs the zeros of taken keys' slots and frees them. */
+  private async coverWipes(): Promise<void> {
+    await this.settled();
+    clearTimeout(this.wipeTimer);
+    this.wipeTimer = undefined;
+    if (this.syncer.riding > 0) await this.syncer.sync().catch(() => {}); // the riders report it
+    await Promise.all(this.uncovered);
   }
 
   /** Wipes every expired key; returns how many. */
@@ -531,15 +581,16 @@ export class FileKeyStore implements KeyStore {
     return { expired: this.expiredTotal, used: this.index.size, free: this.slots.capacity - this.index.size };
   }
 
+  /** fdatasync calls on the keystore file and its spent log since open. */
   get syncCount(): number {
-    return this.syncer.syncs;
+    return this.syncer.syncs + (this.spent?.syncCount ?? 0);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.sweeper);
-    await this.settled();
+    await this.coverWipes();
     await this.syncer.idle();
     const [first] = await this.cleanup.unwind();
     if (first) throw first.error;

@@ -38,6 +38,8 @@ export class CrashDisk implements StoreFs {
   /** Pages written, per file (a page once written stays allocated until a truncate drops it). */
   private readonly pages = new Map<string, Set<number>>();
   ios = 0;
+  /** fdatasync calls that ran, on every file. */
+  syncs = 0;
   cutAt = Infinity;
   /** Pages the disk can still allocate. */
   freePages = Infinity;
@@ -146,7 +148,12 @@ export class CrashDisk implements StoreFs {
     return disk;
   }
 
-  /** The current durable bytes of a file (for inspection). */
+  /** What a power loss now would leave of a file's synced writes (for inspection). */
+  onPlatters(path: string): Buffer {
+    return Buffer.from(this.durable.get(path) ?? Buffer.alloc(0));
+  }
+
+  /** The current bytes of a file, synced or not (for inspection). */
   bytes(path: string): Buffer {
     return this.files.get(path)?.current ?? this.durable.get(path) ?? Buffer.alloc(0);
   }
@@ -197,6 +204,7 @@ class SimFile implements StoreFile {
   }
   sync(): Promise<void> {
     return this.disk.gate(() => {
+      this.disk.syncs++;
       this.disk.check();
       this.disk.synced(this.path, this.current);
       this.unsynced = [];
