@@ -57,7 +57,26 @@ class Histogram {
   }
 }
 
+/** Every sample line of `text` with `instance="name"` as its first label. */
+function labelInstance(text: string, name: string): string {
+  const label = `instance="${name.replace(/["\\\n]/g, '_')}"`;
+  return text
+    .split('\n')
+    .map((line) => {
+      if (line === '' || line.startsWith('#')) return line;
+      const brace = line.indexOf('{');
+      const space = line.indexOf(' ');
+      return brace >= 0 && brace < space
+        ? `${line.slice(0, brace + 1)}${label},${line.slice(brace + 1)}`
+        : `${line.slice(0, space)}{${label}}${line.slice(space)}`;
+    })
+    .join('\n');
+}
+
 export class Metrics {
+  /** `instance`: the label every series carries (config instance_name), none when undefined. */
+  constructor(private readonly instance?: string) {}
+
   readonly requests = new Counter('skip_requests_total', 'Encryptor API requests by route and status.');
   readonly peerRequests = new Counter('skip_peer_requests_total', 'Peer link requests received, by status.');
   readonly keysIssued = new Counter(
@@ -150,6 +169,7 @@ export class Metrics {
       this.kmeFailures,
       this.kmeLatency,
     ].map((m) => m.render());
-    return `${[...all, ...this.gauges.map((g) => g())].join('\n')}\n`;
+    const text = `${[...all, ...this.gauges.map((g) => g())].join('\n')}\n`;
+    return this.instance === undefined ? text : labelInstance(text, this.instance);
   }
 }

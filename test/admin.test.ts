@@ -14,6 +14,7 @@ import { nodeGet, pskAgent } from './helpers/http-client.js';
 import { writeKpFiles, type KpFiles } from './helpers/kp-files.js';
 import { peerRequest } from './helpers/peer-client.js';
 import { adminGet } from './helpers/admin-get.js';
+import { withoutInstance } from './helpers/metrics-text.js';
 import { makePki } from './helpers/pki.js';
 import { freePort } from './helpers/tmp.js';
 
@@ -38,7 +39,7 @@ describe('admin listener', () => {
       name: 'alice',
       mtlsPort: pa,
       peers: [{ id: 'bob', port: pb }],
-      extra: 'admin_port: 0\n',
+      extra: 'admin_port: 0\ninstance_name: hub-a\n',
     });
     bobFiles = writeKpFiles(dir, pki, { name: 'bob', mtlsPort: pb, peers: [{ id: 'alice', port: pa }] });
     [alice, bob] = await Promise.all([start(aliceFiles), start(bobFiles)]);
@@ -92,9 +93,14 @@ describe('admin listener', () => {
     await nodeGet(bob!.encryptor.port, `/key/${keyId}?remoteSystemID=alice`, b);
     a.destroy();
     b.destroy();
-    const m = await adminGet(alice.admin!.port, '/metrics');
-    assert.equal(m.status, 200);
-    assert.match(m.type, /^text\/plain; version=0\.0\.4/);
+    const scraped = await adminGet(alice.admin!.port, '/metrics');
+    assert.equal(scraped.status, 200);
+    assert.match(scraped.type, /^text\/plain; version=0\.0\.4/);
+    // Every series carries the instance (config instance_name), whatever its other labels.
+    const samples = scraped.body.split('\n').filter((l) => l !== '' && !l.startsWith('#'));
+    assert.ok(samples.length > 50, `${samples.length} samples`);
+    for (const line of samples) assert.match(line, /^[a-z_]+\{instance="hub-a"[,}]/, line);
+    const m = { body: withoutInstance(scraped.body) };
     assert.match(m.body, /^skip_requests_total\{route="newKey",status="200"\} 1$/m);
     assert.match(m.body, /^skip_requests_total\{route="unknown",status="404"\} 1$/m);
     assert.match(m.body, /^skip_keys_issued_total 1$/m);

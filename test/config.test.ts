@@ -11,6 +11,7 @@ import {
   parseConfig,
   suggest,
 } from '../src/config/load.js';
+import { instanceFromHost } from '../src/config/cross-check.js';
 import { ConfigError } from '../src/errors.js';
 import { firstInvalidUtf8 } from '../src/utf8.js';
 import { cgroupMemoryLimit, resolveProfile } from '../src/memory-profile.js';
@@ -236,6 +237,23 @@ describe('config', () => {
     parseConfig(text, 'skip.yaml.example');
     for (const key of [...CONFIG_KEYS(), ...REMOTE_KEYS(), ...KME_KEYS(), ...ETCD_KEYS()])
       assert.match(text, new RegExp(`^\\s*#?\\s*-?\\s*${key}:`, 'm'), key);
+  });
+
+  it('reads instance_name, and refuses one that a metric label would garble', () => {
+    assert.equal(
+      parseConfig(`${REFERENCE}instance_name: hub-a.dc1\n`, 'skip.yaml').instance_name,
+      'hub-a.dc1',
+    );
+    assert.equal(parseConfig(REFERENCE, 'skip.yaml').instance_name, undefined);
+    for (const bad of ['"hub a"', '"hub\\"a"', `"${'x'.repeat(65)}"`, '"h\u00e9"']) {
+      const p = problems(`${REFERENCE}instance_name: ${bad}\n`);
+      assert.ok(
+        p.some((x) => x.includes('"instance_name" must be 1 to 64 printable ASCII characters')),
+        `${bad}: ${p.join('; ')}`,
+      );
+    }
+    assert.equal(instanceFromHost('kp 1\u00e9'), 'kp_1_');
+    assert.equal(instanceFromHost(''), 'kp');
   });
 
   it('treats prototype names as unknown keys, at the top and in remoteSystems', () => {

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { withoutInstance } from './helpers/metrics-text.js';
 import { startKp } from './helpers/bundle.js';
 import { pskAgent, nodeGet } from './helpers/http-client.js';
 import { writeKpFiles } from './helpers/kp-files.js';
@@ -67,7 +68,7 @@ describe('quotas: held keys per remote system, requests per identity', () => {
     const limited = kp.logs.filter((l) => l.event === 'request' && l.status === 503);
     assert.ok(limited.length > 0 && limited.every((l) => l.identity === files.encryptor.identity));
     const admin = (kp.logs.find((l) => l.event === 'started')!.admin as { port: number }).port;
-    const metrics = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
+    const metrics = withoutInstance(await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text());
     assert.match(
       metrics,
       new RegExp(`skip_rate_limited_total\\{identity="${files.encryptor.identity}"\\} ${limited.length}`),
@@ -115,7 +116,7 @@ describe('quotas: held keys per remote system, requests per identity', () => {
       'one line when the identity reaches its bound, not one per request',
     );
     const admin = (alice.logs.find((l) => l.event === 'started')!.admin as { port: number }).port;
-    const metrics = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
+    const metrics = withoutInstance(await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text());
     assert.match(metrics, /skip_identity_quota_refused_total\{identity="router-alice"\} 2\n/);
     assert.doesNotMatch(metrics, /skip_identity_quota_refused_total\{identity="router-alice-2"\}/);
   });

@@ -20,8 +20,20 @@ export function isHostName(s: string): boolean {
   );
 }
 
+/** What an `instance` label may hold: 1 to 64 printable ASCII characters, no quote, backslash or
+ * space, so it is the same in every exposition and query. */
+export const isInstanceName = (s: string): boolean => /^[!#-[\]-~]{1,64}$/.test(s);
+
+/** The default instance name: the host name, cut to 64 characters, anything else made `_`. */
+export const instanceFromHost = (host: string): string =>
+  host.replace(/[^!#-[\]-~]/g, '_').slice(0, 64) || 'kp';
+
 /** Rules across keys; each problem is pushed to `problems`, naming `file`. */
 export function crossCheck(c: Config, file: string, problems: string[]): void {
+  if (c.instance_name !== undefined && !isInstanceName(c.instance_name))
+    problems.push(
+      `${file}: "instance_name" must be 1 to 64 printable ASCII characters without quotes, backslashes or spaces`,
+    );
   const local = parseSystemId(c.localSystemID);
   if (!local) problems.push(`${file}: "localSystemID" must be 1 to 255 bytes without control characters`);
   else if (isGlob(local))

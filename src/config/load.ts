@@ -63,6 +63,8 @@ type Block = 'kme' | 'etcd';
 
 const TOP: Record<string, Field | 'remotes' | Block> = {
   localSystemID: { kind: 'string', required: true },
+  // Default: the host name (start/assemble.ts); checked in cross-check.ts.
+  instance_name: { kind: 'string' },
   remoteSystems: 'remotes',
   algorithm: { kind: 'string', default: 'PRF' },
   default_key_size_bits: { kind: 'bits', default: KEY_BITS.default, range: KEY_BITS },

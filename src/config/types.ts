@@ -70,6 +70,8 @@ export interface Config {
   use_psk: boolean;
   psk_file?: string;
   psk_identity?: string;
+  /** The `instance` label on every metric; the host name when unset. */
+  instance_name?: string;
   use_ssl: boolean;
   certfile: string;
   keyfile: string;

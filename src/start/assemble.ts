@@ -4,10 +4,12 @@
 // moment it exists.
 
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Server as HttpServer } from 'node:http';
 import type { Cleanup } from '../cleanup.js';
 import type { Config } from '../config/load.js';
 import { RemoteDirectory } from '../config/remote-ids.js';
+import { instanceFromHost } from '../config/cross-check.js';
 import { createAdmin } from '../admin/health.js';
 import { admission, admissionGauges, type AdmissionState } from '../http/admission.js';
 import { LIMITS, type Limits } from '../http/limits.js';
@@ -90,7 +92,7 @@ export async function assemble(config: Config, opts: StartOptions, cleanup: Clea
     config.kem_key_grace_seconds * 1000,
   );
   cleanup.defer('own ML-KEM keys', () => kemKeys.wipe());
-  const metrics = new Metrics();
+  const metrics = new Metrics(config.instance_name ?? instanceFromHost(hostname()));
   // The key source for etsi014 and hybrid remote systems (skip/key-source.ts).
   const kme = config.kme ? new KmeClient(config.kme, metrics) : undefined;
   if (kme) cleanup.defer('KME client', () => kme.close());
