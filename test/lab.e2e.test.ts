@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { skipServer } from './helpers/bundle.js';
+import { needEtcd } from './helpers/etcd.js';
 import { tempDir } from './helpers/tmp.js';
 
 function runLab(
@@ -34,7 +35,7 @@ function runLab(
     void exited.then((code) => reject(new Error(`lab exited ${code}:\n${out}\n${err}`)));
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
-      if (!out.includes('Ctrl-C stops both.')) return;
+      if (!/Ctrl-C stops (both|them all)/.test(out)) return;
       clearTimeout(timer);
       const lines = out.split('\n').filter((l) => l.startsWith('  printf '));
       const probe = out.split('\n').find((l) => l.includes(' probe --kp '));
@@ -141,5 +142,55 @@ describe('skip-server lab', () => {
     };
     while (kps.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     assert.deepEqual(kps.filter(alive), [], 'lab KPs still running after the lab was killed');
+  });
+
+  it('--instances 2: bob is a hub on one etcd; a key pushed by alice is taken at either instance, once; kill -9 ends them all', async (t) => {
+    if (!needEtcd(t)) return;
+    const dir = join(tempDir(t), 'lab');
+    const base = 20_000 + Math.floor(Math.random() * 20_000);
+    const lab = await runLab(dir, base, ['--instances', '2']);
+    const alive = (pid: number): boolean => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    // The lab's children: alice, two bob instances, and the sh that holds etcd.
+    const children = execFileSync('pgrep', ['-P', String(lab.pid)], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .map(Number);
+    const etcd = execFileSync('pgrep', ['-f', `data-dir=${join(dir, 'etcd')}`], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .map(Number)
+      .filter((pid) => !children.includes(pid));
+    try {
+      assert.equal(children.length, 4);
+      assert.equal(etcd.length, 1, 'one etcd member (beside the sh that holds it)');
+      assert.match(
+        lab.out,
+        /bob is a hub of 2 instances \(127\.0\.0\.1:\d+, 127\.0\.0\.2:\d+\) sharing one etcd/,
+      );
+      assert.equal(lab.lines.length, 3);
+      assert.match(lab.lines[2]!, /-connect 127\.0\.0\.2:/);
+      const alice = readFileSync(join(dir, 'alice', 'skip.yaml'), 'utf8');
+      assert.match(alice, /ip:\s*- "127\.0\.0\.1"\s*- "127\.0\.0\.2"/);
+      for (let i = 0; i < 4; i++) {
+        const a = JSON.parse(sh(lab.lines[0]!).trim().split('\n').at(-1)!) as { keyId: string; key: string };
+        // Taken at one instance (alternating), then refused at the other: served once in all.
+        const [at, other] = i % 2 === 0 ? [lab.lines[2]!, lab.lines[1]!] : [lab.lines[1]!, lab.lines[2]!];
+        assert.deepEqual(JSON.parse(sh(at.replace('KEYID', a.keyId)).trim().split('\n').at(-1)!), a);
+        assert.match(sh(other.replace('KEYID', a.keyId)), /"detail"/);
+      }
+    } finally {
+      process.kill(lab.pid, 'SIGKILL');
+    }
+    const gone = [...children, ...etcd];
+    const deadline = Date.now() + 10_000;
+    while (gone.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(gone.filter(alive), [], 'lab KPs or etcd still running after the lab was killed');
   });
 });

@@ -14,6 +14,7 @@ import { ConfigError, errorMessage } from '../errors.js';
 import { generateKeyFiles } from '../kem/keygen.js';
 import type { KemBackend } from '../kem/mlkem.js';
 import { newMasterKeyHex } from '../keystore/master-key.js';
+import { findEtcd, startLabEtcd, type LabEtcd } from './lab-etcd.js';
 
 /** Where the lab's keys come from: the KPs' own ML-KEM link, two simulated QKD KMEs (ETSI GS
  * QKD 014), or both combined (docs/key-sources.md). */
@@ -25,6 +26,8 @@ export interface LabOptions {
   /** alice: base (encryptors), base+1 (peers), base+2 (its KME); bob: base+1000, +1001, +1002. */
   basePort: number;
   keySource?: LabKeySource;
+  /** bob's instances: 1, or 2 or 3 sharing a local etcd (base+3, base+4) at 127.0.0.1, .2, .3. */
+  instances?: number;
   kem: KemBackend;
   out: (s: string) => void;
   err: (s: string) => void;
@@ -54,6 +57,8 @@ export function ensureLab(
   basePort: number,
   kem: KemBackend,
   keySource: LabKeySource = 'mlkem',
+  etcdUrl?: string,
+  instances = 1,
 ): Record<Name, string> {
   const root = resolve(dir);
   const configs = { alice: join(root, 'alice', 'skip.yaml'), bob: join(root, 'bob', 'skip.yaml') };
@@ -63,7 +68,10 @@ export function ensureLab(
   if (keySource !== 'mlkem') ensureKmeCert(root);
   // The configs hold no secret and are written on every run, so the ports and the key source
   // follow the options.
-  for (const name of NAMES) writeConfig(root, name, basePort, configs[name], keySource);
+  const hub = etcdUrl === undefined ? undefined : { url: etcdUrl, instances };
+  for (const name of NAMES) writeConfig(root, name, basePort, configs[name], keySource, hub);
+  for (let i = 2; i <= instances; i++)
+    writeConfig(root, 'bob', basePort, instanceConfig(configs.bob, i), keySource, hub, i);
   return configs;
 }
 
@@ -104,16 +112,36 @@ function makeSecrets(root: string, kem: KemBackend): void {
   }
 }
 
-function writeConfig(root: string, name: Name, basePort: number, file: string, source: LabKeySource): void {
+/** bob's config for instance `i` (2 or 3) of a lab hub, beside its first. */
+const instanceConfig = (bobConfig: string, i: number): string => join(dirname(bobConfig), `skip-${i}.yaml`);
+
+/** The loopback address of bob's instance `i`: 127.0.0.1, 127.0.0.2, ... (the same ports). */
+const instanceHost = (i: number): string => `127.0.0.${i}`;
+
+function writeConfig(
+  root: string,
+  name: Name,
+  basePort: number,
+  file: string,
+  source: LabKeySource,
+  hub?: { url: string; instances: number },
+  instance = 1,
+): void {
   const ca = join(root, 'ca');
   const peer: Name = name === 'alice' ? 'bob' : 'alice';
   const d = join(root, name);
   const me = ports(basePort, name);
+  // In a hub bob's instances share etcd; alice lists them all.
+  const bobHub = hub !== undefined && name === 'bob';
+  const peerIps =
+    hub !== undefined && peer === 'bob'
+      ? Array.from({ length: hub.instances }, (_, i) => instanceHost(i + 1))
+      : '127.0.0.1';
   writeFileSync(
     file,
     renderSkipYaml({
       header: [
-        `skip-server lab: KP ${name}. Development secrets only. Written by every lab run (--base-port).`,
+        `skip-server lab: KP ${name}${bobHub ? ` instance ${instance}` : ''}. Development secrets only. Written by every lab run (--base-port).`,
       ],
       localSystemID: name,
       remoteSystems: [
@@ -121,7 +149,7 @@ function writeConfig(root: string, name: Name, basePort: number, file: string, s
           id: peer,
           // etsi014 has no KP-to-KP link: the KMEs carry the key.
           ...(source !== 'etsi014' && {
-            ip: '127.0.0.1',
+            ip: peerIps,
             mtls_port: ports(basePort, peer).mtls,
             pubkey_path: join(d, `${peer}_kem_pub.pem`),
           }),
@@ -132,7 +160,9 @@ function writeConfig(root: string, name: Name, basePort: number, file: string, s
         algorithm: 'PRF',
         default_key_size_bits: 256,
         default_entropy_bits: 256,
-        keystore_path: join(d, 'keystore.db'),
+        ...(bobHub
+          ? { instance_name: `bob-${instance}`, keystore_backend: 'etcd', etcd: { endpoints: [hub.url] } }
+          : { keystore_path: join(d, 'keystore.db') }),
         kem_pub_key_path: join(d, 'kem_pub.pem'),
         kem_priv_key_path: join(d, 'kem_priv.pem'),
         use_psk: true,
@@ -142,7 +172,7 @@ function writeConfig(root: string, name: Name, basePort: number, file: string, s
         certfile: join(d, `${name}.pem`),
         keyfile: join(d, `${name}.key`),
         cafile: join(ca, 'ca.pem'),
-        host: '127.0.0.1',
+        host: bobHub ? instanceHost(instance) : '127.0.0.1',
         port: me.port,
         mtls_port: me.mtls,
         // This KP's SAE certificate is its peer-link certificate (CN = its name = its SAE ID).
@@ -228,11 +258,33 @@ export function stopWithLab(stop: (why: string) => void): void {
  */
 export async function runLab(o: LabOptions): Promise<number> {
   const source = o.keySource ?? 'mlkem';
-  const configs = ensureLab(o.dir, o.basePort, o.kem, source);
+  const instances = o.instances ?? 1;
+  if (instances > 1 && source !== 'mlkem')
+    throw new ConfigError([`--instances ${instances} runs with --key-source mlkem only, not ${source}`]);
+  // Before anything starts: a hub without etcd stops here, naming the package.
+  const etcdCmd = instances > 1 ? findEtcd() : undefined;
+  let etcd: LabEtcd | undefined;
+  if (etcdCmd) {
+    mkdirSync(resolve(o.dir), { recursive: true, mode: 0o700 });
+    etcd = await startLabEtcd(etcdCmd, resolve(o.dir), o.basePort + 3, o.basePort + 4);
+    o.out(`[etcd] one member at ${etcd.url}, data in ${etcd.dataDir}\n`);
+  }
+  const stopEtcd = (): void => void etcd?.process.stdin!.end();
+  const configs = ensureLab(o.dir, o.basePort, o.kem, source, etcd?.url, instances);
+  const units: { label: string; name: Name; config: string }[] = [
+    { label: 'alice', name: 'alice', config: configs.alice },
+    { label: instances > 1 ? 'bob-1' : 'bob', name: 'bob', config: configs.bob },
+    ...Array.from({ length: instances - 1 }, (_, i) => ({
+      label: `bob-${i + 2}`,
+      name: 'bob' as const,
+      config: instanceConfig(configs.bob, i + 2),
+    })),
+  ];
   let kmes: SimKmeNetwork | undefined;
   try {
     if (source !== 'mlkem') kmes = await startKmes(resolve(o.dir), o.basePort);
   } catch (e) {
+    stopEtcd();
     o.err(
       `skip-server lab: the simulated KMEs could not start on ports ${o.basePort + 2} and ${o.basePort + 1002}: ${errorMessage(e)}\n`,
     );
@@ -242,16 +294,16 @@ export async function runLab(o: LabOptions): Promise<number> {
   const self = isSea() ? [] : [process.argv[1]!];
   const children: ChildProcess[] = [];
   const listening: Record<Name, number> = { alice: 0, bob: 0 };
-  const started = NAMES.map(
-    (name) =>
+  const started = units.map(
+    ({ label, name, config }) =>
       new Promise<void>((ready, fail) => {
         const env: NodeJS.ProcessEnv = {
           ...process.env,
-          KEYSTORE_MASTER_KEY_FILE: join(dirname(configs[name]), 'master.key'),
+          KEYSTORE_MASTER_KEY_FILE: join(dirname(config), 'master.key'),
           [LAB_CHILD_ENV]: '1',
         };
         delete env.KEYSTORE_MASTER_KEY;
-        const child = spawn(process.execPath, [...self, 'serve', '--config', configs[name]], {
+        const child = spawn(process.execPath, [...self, 'serve', '--config', config], {
           stdio: ['pipe', 'pipe', 'pipe'],
           env,
         });
@@ -264,7 +316,7 @@ export async function runLab(o: LabOptions): Promise<number> {
           while ((nl = buf.indexOf('\n')) >= 0) {
             const line = buf.slice(0, nl);
             buf = buf.slice(nl + 1);
-            o.out(`[${name}] ${line}\n`);
+            o.out(`[${label}] ${line}\n`);
             if (line.includes('"event":"started"')) {
               listening[name] = (JSON.parse(line) as { encryptor: { port: number } }).encryptor.port;
               ready();
@@ -273,12 +325,15 @@ export async function runLab(o: LabOptions): Promise<number> {
         });
         child.stderr.on('data', (d: Buffer) => {
           stderr += d.toString();
-          o.err(`[${name}] ${d.toString()}`);
+          o.err(`[${label}] ${d.toString()}`);
         });
         child.on('exit', (code) => fail(new LabChildFailed(name, code, stderr)));
       }),
   );
-  const stop = (): void => children.forEach((c) => c.kill('SIGTERM'));
+  const stop = (): void => {
+    children.forEach((c) => c.kill('SIGTERM'));
+    stopEtcd();
+  };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   try {
@@ -297,10 +352,11 @@ export async function runLab(o: LabOptions): Promise<number> {
     }
     throw new ConfigError([`KP ${e.kp} exited (${e.code}) before it started`]);
   }
-  o.out(instructions(resolve(o.dir), listening, source));
+  o.out(instructions(resolve(o.dir), listening, source, instances));
   await Promise.all(
     children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.on('exit', r)))),
   );
+  stopEtcd();
   await kmes?.close();
   return 0;
 }
@@ -321,13 +377,30 @@ class LabChildFailed extends Error {
   }
 }
 
-function instructions(dir: string, port: Record<Name, number>, source: LabKeySource): string {
-  const line = (name: Name, path: string): string =>
+function instructions(
+  dir: string,
+  port: Record<Name, number>,
+  source: LabKeySource,
+  instances: number,
+): string {
+  const line = (name: Name, path: string, host = '127.0.0.1'): string =>
     `printf 'GET ${path} HTTP/1.1\\r\\nHost: ${name}\\r\\nConnection: close\\r\\n\\r\\n' | ` +
-    `openssl s_client -quiet -connect 127.0.0.1:${port[name]} -tls1_2 -cipher PSK-AES256-GCM-SHA384 ` +
+    `openssl s_client -quiet -connect ${host}:${port[name]} -tls1_2 -cipher PSK-AES256-GCM-SHA384 ` +
     `-psk_identity router-${name} -psk "$(grep -v '^#' ${dir}/${name}/psk.txt | cut -d: -f2)"`;
+  const bobs = Array.from({ length: instances }, (_, i) => instanceHost(i + 1));
+  const hub =
+    instances > 1
+      ? `
+bob is a hub of ${instances} instances (${bobs.map((h) => `${h}:${port.bob}`).join(', ')}) sharing one etcd:
+alice pushes to any of them, and a key can be taken at any of them, once. Take it at another:
+
+${bobs
+  .slice(1)
+  .map((h) => `  ${line('bob', '/key/KEYID?remoteSystemID=alice', h)}\n`)
+  .join('')}`
+      : '';
   return `
-skip-server lab is up: KP alice on 127.0.0.1:${port.alice}, KP bob on 127.0.0.1:${port.bob} (lab in ${dir}).
+skip-server lab is up: KP alice on 127.0.0.1:${port.alice}, KP bob on ${bobs.map((h) => `${h}:${port.bob}`).join(' and ')} (lab in ${dir}).
 Keys come from ${SOURCE_WORDS[source]}.
 Play encryptor alice (a new key shared with bob; note its keyId):
 
@@ -336,12 +409,12 @@ Play encryptor alice (a new key shared with bob; note its keyId):
 Play encryptor bob (the same key, once), putting alice's keyId in place of KEYID:
 
   ${line('bob', '/key/KEYID?remoteSystemID=alice')}
-
+${hub}
 Or check the pair as both routers would (TLS 1.2 and 1.3, each step timed), from another terminal:
 
   ${probeLine(dir, port)}
 
-Ctrl-C stops both.
+${instances > 1 ? 'Ctrl-C stops them all, etcd too.' : 'Ctrl-C stops both.'}
 `;
 }
 

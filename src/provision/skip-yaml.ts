@@ -7,7 +7,8 @@ import { Document, isMap, isPair, isScalar } from 'yaml';
 /** One remote system: the reference KP's fields, plus ours where given. */
 export interface RemoteYaml {
   id: string;
-  ip?: string;
+  /** One address or host name, or a list (instances of a peer). */
+  ip?: string | string[];
   mtls_port?: number;
   pubkey_path?: string;
   [key: string]: unknown;
