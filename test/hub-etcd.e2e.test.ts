@@ -3,11 +3,24 @@
 // and spreads her exchanges over them; `openssl s_client -psk` routers take from either. One
 // instance is killed with SIGKILL in the middle of a run, then the etcd leader; then etcd is
 // stopped entirely (503 + Retry-After) and started again, and the KPs recover without a restart.
-// Every key acknowledged to a router is served exactly once, none twice, none lost.
+// Every key acknowledged to a router is served exactly once, none twice, none lost. Each
+// instance labels its metrics with its own instance_name. A peer naming the hub by one host name
+// that resolves to both addresses (through the peer client's `lookup` option, the one seam: the
+// system resolver here gives no name two loopback addresses, and /etc/hosts is not the test's to
+// edit) spreads its exchanges over both and goes on when one is killed.
 import assert from 'node:assert/strict';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { LookupAddress } from 'node:dns';
 import { describe, it, type TestContext } from 'node:test';
+import { loadConfig } from '../src/config/load.js';
+import { RemoteDirectory } from '../src/config/remote-ids.js';
+import { newKeyId } from '../src/ids/key-id.js';
+import type { SystemId } from '../src/ids/system-id.js';
+import { noble } from '../src/kem/mlkem.js';
+import { memoryLogger } from '../src/log.js';
+import { PeerClient } from '../src/peer/client.js';
+import { loadTlsMaterial } from '../src/tls/files.js';
 import { withoutInstance } from './helpers/metrics-text.js';
 import { adminGet } from './helpers/admin-get.js';
 import { runCli, startKp, type RunningKp } from './helpers/bundle.js';
@@ -34,7 +47,7 @@ async function startHub(t: TestContext, etcd: EtcdCluster): Promise<Hub> {
     aliceExtra: 'admin_port: 0\n',
     bobExtra:
       `keystore_backend: etcd\netcd:\n  endpoints: [${etcd.endpoints.map((e) => `"${e}"`).join(', ')}]\n` +
-      '  dial_timeout_ms: 300\n  request_timeout_ms: 2000\nadmin_port: 0\n',
+      '  dial_timeout_ms: 300\n  request_timeout_ms: 2000\nadmin_port: 0\ninstance_name: "bob-1"\n',
   });
   const aliceYaml = readFileSync(aliceFiles.config, 'utf8');
   assert.match(aliceYaml, /ip: "127\.0\.0\.1"/);
@@ -44,7 +57,12 @@ async function startHub(t: TestContext, etcd: EtcdCluster): Promise<Hub> {
   copyFileSync(bobFiles.config, second);
   const yaml = readFileSync(second, 'utf8');
   assert.match(yaml, /host: "127\.0\.0\.1"/);
-  writeFileSync(second, yaml.replace('host: "127.0.0.1"', 'host: "127.0.0.2"'));
+  writeFileSync(
+    second,
+    yaml
+      .replace('host: "127.0.0.1"', 'host: "127.0.0.2"')
+      .replace('instance_name: "bob-1"', 'instance_name: "bob-2"'),
+  );
   const bobs = [
     await startKp(bobFiles.config, { env: bobFiles.env }),
     await startKp(second, { env: bobFiles.env }),
@@ -68,6 +86,9 @@ const take = (h: Hub, i: number, keyId: string): Promise<HttpAnswer> =>
     'GET',
     h.hosts[i],
   );
+
+const adminPort = (kp: RunningKp): number =>
+  (kp.logs.find((l) => l.event === 'started')!.admin as { port: number }).port;
 
 /** What a router does: retries a 503 (and a refused connection to a dead instance elsewhere). */
 async function retry(f: () => Promise<HttpAnswer>, ms = 20_000): Promise<HttpAnswer> {
@@ -123,6 +144,66 @@ describe('hub: two KP instances on one etcd cluster', () => {
       received.every((n) => n > 0),
       `both instances receive exchanges: ${received.join(', ')}`,
     );
+    // Each instance's every sample carries its own instance_name, so one scrape address cannot
+    // mix them up.
+    for (const [i, bob] of h.bobs.entries()) {
+      const samples = (await adminGet(adminPort(bob), '/metrics')).body
+        .split('\n')
+        .filter((l) => l !== '' && !l.startsWith('#'));
+      assert.ok(samples.length > 10, samples.join('\n'));
+      const label = `instance="bob-${i + 1}"`;
+      for (const line of samples) assert.match(line, new RegExp(`^[a-z_]+\\{${label}[,}]`), line);
+      assert.ok(
+        samples.some((l) => l.startsWith(`skip_peer_requests_total{${label},`)),
+        `bob-${i + 1}'s own exchanges under its label`,
+      );
+    }
+  });
+
+  it('a peer naming the hub by one host name with both addresses spreads over them and survives a SIGKILL', async (t) => {
+    if (!needEtcd(t)) return;
+    const h = await startHub(t, await startEtcd(t));
+    const byName = join(tempDir(t), 'alice-by-name.yaml');
+    const yaml = readFileSync(h.aliceFiles.config, 'utf8');
+    assert.match(yaml, /ip: \["127\.0\.0\.1", "127\.0\.0\.2"\]/);
+    writeFileSync(byName, yaml.replace('ip: ["127.0.0.1", "127.0.0.2"]', 'ip: "bob.hub.test"'));
+    const c = loadConfig(byName);
+    const asked: string[] = [];
+    const both: LookupAddress[] = h.hosts.map((address) => ({ address, family: 4 }));
+    const log = memoryLogger();
+    const client = new PeerClient({
+      localSystemId: c.localSystemID,
+      material: loadTlsMaterial(c),
+      certfile: c.certfile,
+      kem: noble,
+      log,
+      lookup: (name) => (asked.push(name), Promise.resolve(both)),
+    });
+    t.after(() => client.close());
+    const bob = new RemoteDirectory(c.localSystemID, c.remoteSystems, c.mtls_port).resolve(
+      'bob' as SystemId,
+    )!;
+    assert.equal(bob.ip, 'bob.hub.test');
+    const acked: { keyId: string; key: string }[] = [];
+    const push = async (): Promise<void> => {
+      const keyId = newKeyId();
+      acked.push({ keyId, key: (await client.agree(bob, keyId, 32)).toString('hex') });
+    };
+    for (let i = 0; i < 6; i++) await push();
+    const received = (): number[] =>
+      h.bobs.map((b) => b.logs.filter((l) => l.event === 'peer request' && l.key === 'received').length);
+    for (let waited = 0; received()[0]! + received()[1]! < 6 && waited < 3_000; waited += 50)
+      await new Promise((r) => setTimeout(r, 50)); // their log lines come through a pipe
+    assert.deepEqual(received(), [3, 3], 'exchanges spread over both addresses of the name');
+    h.bobs[0]!.proc.kill('SIGKILL');
+    for (let i = 0; i < 6; i++) await push();
+    assert.deepEqual(asked, ['bob.hub.test'], 'one lookup, cached');
+    assert.ok(
+      log.lines.some((l) => l.event === 'peer instance unreachable, trying the next' && l.ip === '127.0.0.1'),
+      JSON.stringify(log.lines),
+    );
+    await takeAll(h, acked, [1]);
+    assert.equal(await client.probe(bob), 'reachable', 'reachable while one of its addresses is');
   });
 
   it('loses no key when an instance is killed (SIGKILL) and then the etcd leader', async (t) => {
@@ -145,8 +226,7 @@ describe('hub: two KP instances on one etcd cluster', () => {
     }
     await takeAll(h, acked, [1]);
     await new Promise((r) => setTimeout(r, 2_100)); // past a cached /healthz answer
-    const adminPort = (h.alice.logs.find((l) => l.event === 'started')!.admin as { port: number }).port;
-    const health = JSON.parse((await adminGet(adminPort, '/healthz')).body) as {
+    const health = JSON.parse((await adminGet(adminPort(h.alice), '/healthz')).body) as {
       peers: Record<string, string>;
     };
     assert.equal(health.peers.bob, 'reachable', 'a peer is reachable while one of its instances is');
@@ -163,13 +243,11 @@ describe('hub: two KP instances on one etcd cluster', () => {
     for (const m of etcd.members) await etcd.kill(m.name);
     const health = async (): Promise<{ status: number; keystore?: string }> => {
       await new Promise((r) => setTimeout(r, 2_100)); // past the cached answer
-      const port = (h.bobs[0]!.logs.find((l) => l.event === 'started')!.admin as { port: number }).port;
-      const r = await adminGet(port, '/healthz');
+      const r = await adminGet(adminPort(h.bobs[0]!), '/healthz');
       return { status: r.status, keystore: (JSON.parse(r.body) as { keystore?: string }).keystore };
     };
     assert.deepEqual(await health(), { status: 503, keystore: 'failing' });
-    const adminPort = (h.bobs[0]!.logs.find((l) => l.event === 'started')!.admin as { port: number }).port;
-    const metrics = withoutInstance((await adminGet(adminPort, '/metrics')).body);
+    const metrics = withoutInstance((await adminGet(adminPort(h.bobs[0]!), '/metrics')).body);
     assert.match(metrics, /^skip_etcd_requests_in_flight \d+$/m);
     assert.match(metrics, /^skip_etcd_requests_limit 256$/m);
     const refused = await newKey(h);
