@@ -44,6 +44,16 @@ function runLab(
   });
 }
 
+/** The process `pid` still exists. */
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
 const sh = (cmd: string): string =>
   execFileSync('bash', ['-c', cmd], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
 
@@ -132,14 +142,6 @@ describe('skip-server lab', () => {
     assert.equal(kps.length, 2);
     process.kill(lab.pid, 'SIGKILL');
     const deadline = Date.now() + 10_000;
-    const alive = (pid: number): boolean => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
     while (kps.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     assert.deepEqual(kps.filter(alive), [], 'lab KPs still running after the lab was killed');
   });
@@ -149,14 +151,6 @@ describe('skip-server lab', () => {
     const dir = join(tempDir(t), 'lab');
     const base = 20_000 + Math.floor(Math.random() * 20_000);
     const lab = await runLab(dir, base, ['--instances', '2']);
-    const alive = (pid: number): boolean => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
     // The lab's children: alice, two bob instances, and the sh that holds etcd.
     const children = execFileSync('pgrep', ['-P', String(lab.pid)], { encoding: 'utf8' })
       .trim()
